@@ -1,0 +1,242 @@
+"""TabularDataModule: load a table, split it, fit preprocessing on train, serve device batches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.compose import ColumnTransformer
+
+from trainer.data.batches import TensorBatches
+from trainer.data.preprocessing import (
+    build_preprocessor,
+    check_columns,
+    coerce_numeric,
+    split_column_kinds,
+)
+from trainer.data.sources import TableSource
+from trainer.data.splits import SPLITS, SplitIndices, random_split, time_split
+from trainer.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+TASKS = ("auto", "binary", "multiclass", "regression", "reconstruction")
+MAX_CLASSES_FOR_AUTO = 50
+
+
+def infer_task(target: pd.Series) -> str:
+    """binary for two values, multiclass for a few integer or text values, else regression."""
+    values = target.dropna().unique()
+    if len(values) == 2:
+        return "binary"
+    is_integral = pd.api.types.is_integer_dtype(target) or not pd.api.types.is_numeric_dtype(target)
+    if is_integral and len(values) <= MAX_CLASSES_FOR_AUTO:
+        return "multiclass"
+    return "regression"
+
+
+class TabularDataModule:
+    """A table split three ways, preprocessed with statistics of the training rows only.
+
+    After :meth:`setup`, it exposes what later stages need: ``splits_`` (raw rows per split),
+    ``preprocessor_`` (fitted ColumnTransformer), ``feature_names_``, ``classes_`` and the
+    tensors behind each loader.
+
+    Args:
+        source: where the table comes from.
+        target: name of the target column.
+        task: ``auto``, ``binary``, ``multiclass``, ``regression`` or ``reconstruction``.
+        drop: columns to leave out (identifiers, leaks).
+        categorical: columns to one-hot encode; ``None`` detects text/category columns.
+        split: ``stratified``, ``random`` or ``time``.
+        time_column: the column to order by for ``split=time``.
+        val_start, test_start: for ``split=time``, the first time value of val and test.
+        val_fraction, test_fraction: sizes of the held-out splits.
+        batch_size: training batch size.
+        eval_batch_size: batch size for validation, test and prediction.
+        drop_last: drop the last partial training batch.
+        seed: seed of the split and of the batch order.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: TableSource,
+        target: str = "target",
+        task: str = "auto",
+        drop: Sequence[str] = (),
+        categorical: Sequence[str] | None = None,
+        split: str = "stratified",
+        time_column: str | None = None,
+        val_start: Any = None,
+        test_start: Any = None,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        batch_size: int = 64,
+        eval_batch_size: int = 1024,
+        drop_last: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if task not in TASKS:
+            raise ConfigError(f"data.task={task!r} is not known; choose one of {', '.join(TASKS)}.")
+        if split not in SPLITS:
+            raise ConfigError(f"data.split={split!r} is not known; choose one of {', '.join(SPLITS)}.")
+        if split == "time" and not time_column:
+            raise ConfigError("data.split=time needs data.time_column=<column to order rows by>.")
+        if batch_size < 1 or eval_batch_size < 1:
+            raise ConfigError(
+                f"data.batch_size={batch_size} and data.eval_batch_size={eval_batch_size} must be 1 or more."
+            )
+        self.source = source
+        self.target = target
+        self.task = task
+        self.drop = list(drop)
+        self.categorical = None if categorical is None else list(categorical)
+        self.split = split
+        self.time_column = time_column
+        self.val_start = val_start
+        self.test_start = test_start
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
+        self.drop_last = drop_last
+        self.seed = seed
+        self._ready = False
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        """Load, check, split and preprocess (idempotent)."""
+        if self._ready:
+            return
+        frame = self.source.load()
+        where = self.source.describe()["source"]
+        check_columns(frame, [self.target], key="data.target", where=where)
+        check_columns(frame, self.drop, key="data.drop", where=where)
+        if self.time_column:
+            check_columns(frame, [self.time_column], key="data.time_column", where=where)
+        target = frame[self.target]
+        if target.isna().any():
+            raise DataError(
+                f"data.target={self.target!r} has {int(target.isna().sum())} missing values in {where}; "
+                "remove those rows or fill them before training."
+            )
+        self.task = infer_task(target) if self.task == "auto" else self.task
+        labels = self._encode_target(target, where)
+
+        feature_frame = frame.drop(columns=[self.target, *self.drop])
+        if feature_frame.shape[1] == 0:
+            raise DataError(f"No feature columns are left in {where} after removing the target and data.drop.")
+        numeric, categorical = split_column_kinds(feature_frame, categorical=self.categorical, where=where)
+        feature_frame = coerce_numeric(feature_frame, numeric, categorical)
+
+        self.indices_ = self._split(frame, labels)
+        self.splits_ = {name: frame.iloc[getattr(self.indices_, name)].reset_index(drop=True)
+                        for name in ("train", "val", "test")}
+        train_rows = feature_frame.iloc[self.indices_.train]
+        self.preprocessor_: ColumnTransformer = build_preprocessor(numeric, categorical)
+        self.preprocessor_.fit(train_rows)  # statistics of the training rows only
+        self.numeric_columns_, self.categorical_columns_ = numeric, categorical
+        self.feature_names_ = [str(n) for n in self.preprocessor_.get_feature_names_out()]
+        self.raw_feature_columns_ = [str(c) for c in feature_frame.columns]
+
+        self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        for name in ("train", "val", "test"):
+            rows = getattr(self.indices_, name)
+            x = self.transform(feature_frame.iloc[rows])
+            y = torch.as_tensor(labels[rows])
+            self._tensors[name] = (x, y)
+        counts = {name: len(getattr(self.indices_, name)) for name in ("train", "val", "test")}
+        log.info("Data %s: %s rows, %d features, task %s.", where, counts, self.num_features, self.task)
+        self._ready = True
+
+    def _encode_target(self, target: pd.Series, where: str) -> np.ndarray:
+        if self.task in ("regression",):
+            numeric = pd.to_numeric(target, errors="coerce")
+            if numeric.isna().any():
+                raise DataError(
+                    f"data.target={self.target!r} in {where} must be numeric for regression; "
+                    f"it holds {target[numeric.isna()].iloc[0]!r}."
+                )
+            self.classes_: list[Any] = []
+            return numeric.to_numpy(dtype=np.float32)
+        classes = sorted(target.unique().tolist(), key=str)
+        if len(classes) < 2 and self.task != "reconstruction":
+            raise DataError(
+                f"data.target={self.target!r} in {where} has a single class ({classes[0]!r}); a "
+                "classifier needs at least two. Check the target column or the rows kept."
+            )
+        if self.task == "binary" and len(classes) != 2:
+            raise DataError(
+                f"data.task=binary but data.target={self.target!r} has {len(classes)} classes; "
+                "use data.task=multiclass or data.task=auto."
+            )
+        self.classes_ = classes
+        lookup = {value: code for code, value in enumerate(classes)}
+        dtype = np.float32 if self.task in ("binary", "reconstruction") else np.int64
+        return target.map(lookup).to_numpy(dtype=dtype)
+
+    def _split(self, frame: pd.DataFrame, labels: np.ndarray) -> SplitIndices:
+        if self.split == "time":
+            assert self.time_column is not None
+            return time_split(frame[self.time_column], val_fraction=self.val_fraction,
+                              test_fraction=self.test_fraction, val_start=self.val_start,
+                              test_start=self.test_start)
+        stratify = self.split == "stratified" and self.task in ("binary", "multiclass", "reconstruction")
+        return random_split(labels, val_fraction=self.val_fraction, test_fraction=self.test_fraction,
+                            stratify=stratify, seed=self.seed)
+
+    # ------------------------------------------------------------------ public API
+    def transform(self, rows: pd.DataFrame) -> torch.Tensor:
+        """Raw feature rows -> float32 tensor with the fitted preprocessing."""
+        values = self.preprocessor_.transform(rows)
+        return torch.as_tensor(np.asarray(values, dtype=np.float32))
+
+    @property
+    def num_features(self) -> int:
+        return len(self.feature_names_)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes_)
+
+    def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(features, labels)`` of a split, on the CPU."""
+        self.setup()
+        return self._tensors[split]
+
+    def _batches(self, split: str, *, train: bool) -> TensorBatches | None:
+        x, y = self.tensors(split)
+        if len(x) == 0:
+            return None
+        if train:
+            return TensorBatches(x, y, batch_size=self.batch_size, shuffle=True, seed=self.seed,
+                                 drop_last=self.drop_last and len(x) > self.batch_size)
+        return TensorBatches(x, y, batch_size=self.eval_batch_size)
+
+    def train_dataloader(self) -> TensorBatches:
+        loader = self._batches("train", train=True)
+        if loader is None:
+            raise DataError("The training split is empty; lower data.val_fraction and data.test_fraction.")
+        return loader
+
+    def val_dataloader(self) -> TensorBatches | None:
+        return self._batches("val", train=False)
+
+    def test_dataloader(self) -> TensorBatches | None:
+        return self._batches("test", train=False)
+
+    def predict_dataloader(self) -> TensorBatches | None:
+        return self._batches("test", train=False)
+
+    def describe(self) -> dict[str, Any]:
+        """Name, source and row counts per split (for trackers)."""
+        self.setup()
+        info = dict(self.source.describe())
+        info.update({f"rows_{name}": len(getattr(self.indices_, name)) for name in ("train", "val", "test")})
+        info.update({"task": self.task, "num_features": self.num_features, "target": self.target})
+        return info

@@ -1,0 +1,105 @@
+"""Stop when a monitored metric has not improved for ``patience`` validations."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import TYPE_CHECKING, Any
+
+from trainer.engine.callbacks.base import Callback
+from trainer.engine.callbacks.monitoring import check_mode, is_improvement, missing_metric_message
+from trainer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from trainer.engine.module import TrainingModule
+    from trainer.engine.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+
+class EarlyStopping(Callback):
+    """Signal the Trainer to stop when ``monitor`` stalls.
+
+    Args:
+        monitor: metric name, e.g. ``val/loss``.
+        mode: ``min`` or ``max``.
+        patience: validations without improvement before stopping.
+        min_delta: smallest change that counts as an improvement.
+        check_finite: stop at once when the metric is NaN or infinite.
+        restore_best_weights: put the best epoch's weights back into the model at the end of fit.
+    """
+
+    def __init__(
+        self,
+        *,
+        monitor: str = "val/loss",
+        mode: str = "min",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        check_finite: bool = True,
+        restore_best_weights: bool = False,
+    ) -> None:
+        check_mode(mode, "callbacks.early_stopping")
+        if patience < 0:
+            raise ConfigError(
+                f"callbacks.early_stopping.patience={patience} must be 0 or more."
+            )
+        self.monitor = monitor
+        self.mode = mode
+        self.patience = patience
+        self.min_delta = abs(min_delta)
+        self.check_finite = check_finite
+        self.restore_best_weights = restore_best_weights
+        self.best: float | None = None
+        self.wait = 0
+        self.stopped_epoch: int | None = None
+        self.reason = ""
+        self._best_weights: dict[str, Any] | None = None
+
+    def decide(self, value: float) -> tuple[bool, bool, str]:
+        """Pure decision: (improved, should_stop, reason) for the next monitored value."""
+        if self.check_finite and not math.isfinite(value):
+            return False, True, f"{self.monitor}={value} is not finite"
+        if is_improvement(value, self.best, mode=self.mode, min_delta=self.min_delta):
+            return True, False, ""
+        if self.wait + 1 >= self.patience:
+            return (
+                False,
+                True,
+                f"{self.monitor} did not improve for {self.wait + 1} validations "
+                f"(best {self.best:.6g})",
+            )
+        return False, False, ""
+
+    def on_validation_end(
+        self, trainer: Trainer, module: TrainingModule, metrics: dict[str, float]
+    ) -> None:
+        if self.monitor not in metrics:
+            raise ConfigError(missing_metric_message(self.monitor, metrics, "callbacks.early_stopping"))
+        value = float(metrics[self.monitor])
+        improved, stop, reason = self.decide(value)
+        if improved:
+            self.best, self.wait = value, 0
+            if self.restore_best_weights:
+                self._best_weights = {
+                    k: v.detach().clone() for k, v in module.model.state_dict().items()
+                }
+        else:
+            self.wait += 1
+        if stop:
+            self.stopped_epoch = trainer.current_epoch
+            self.reason = reason
+            trainer.should_stop = True
+            log.info("Early stopping at epoch %d: %s.", trainer.current_epoch, reason)
+
+    def on_fit_end(self, trainer: Trainer, module: TrainingModule) -> None:
+        if self.restore_best_weights and self._best_weights is not None:
+            module.model.load_state_dict(self._best_weights)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "wait": self.wait, "stopped_epoch": self.stopped_epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state["best"]
+        self.wait = state["wait"]
+        self.stopped_epoch = state["stopped_epoch"]

@@ -1,0 +1,100 @@
+"""A progress bar on a terminal; one line per epoch in logs and pipes."""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from typing import TYPE_CHECKING, Any
+
+from trainer.engine.callbacks.base import Callback
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from trainer.engine.module import TrainingModule
+    from trainer.engine.trainer import Trainer
+
+log = logging.getLogger("trainer.progress")
+
+
+def _format(metrics: dict[str, float], keys: int = 6) -> str:
+    shown = [(k, v) for k, v in metrics.items() if not k.startswith("lr")][:keys]
+    return "  ".join(f"{k}={v:.4g}" if math.isfinite(v) else f"{k}={v}" for k, v in shown)
+
+
+class ProgressBar(Callback):
+    """Show progress; quiet (an epoch summary line through logging) when not on a terminal.
+
+    Args:
+        refresh_every_n_steps: how often the bar and its loss are redrawn; reading the loss
+            synchronises the GPU, so it is not done on every step.
+        force_terminal: draw the bar even when stdout is not a TTY (``None``: detect).
+    """
+
+    def __init__(self, *, refresh_every_n_steps: int = 10, force_terminal: bool | None = None) -> None:
+        self.refresh_every_n_steps = max(1, refresh_every_n_steps)
+        self.force_terminal = force_terminal
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    @property
+    def interactive(self) -> bool:
+        if self.force_terminal is not None:
+            return self.force_terminal
+        return sys.stdout.isatty()
+
+    def on_fit_start(self, trainer: Trainer, module: TrainingModule) -> None:
+        if not self.interactive:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            transient=False,
+        )
+        self._progress.start()
+
+    def on_train_epoch_start(self, trainer: Trainer, module: TrainingModule) -> None:
+        if self._progress is None:
+            return
+        if self._task is not None:
+            self._progress.remove_task(self._task)
+        self._task = self._progress.add_task(
+            "train", total=trainer.num_training_batches or None,
+            epoch=f"{trainer.current_epoch + 1}/{trainer.max_epochs}", info="",
+        )
+
+    def on_train_batch_end(self, trainer: Trainer, module: TrainingModule, loss: Any) -> None:
+        if self._progress is None or self._task is None:
+            return
+        if trainer.global_step % self.refresh_every_n_steps == 0:
+            self._progress.update(
+                self._task, completed=trainer.batch_idx + 1, info=f"loss={float(loss.detach()):.4g}"
+            )
+
+    def on_train_epoch_end(
+        self, trainer: Trainer, module: TrainingModule, metrics: dict[str, float]
+    ) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=trainer.num_training_batches, info=_format(metrics))
+        # The same summary goes to the run's log file either way.
+        (log.debug if self._progress is not None else log.info)(
+            "epoch %d/%d  %s", trainer.current_epoch, trainer.max_epochs, _format(metrics)
+        )
+
+    def _close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+            self._task = None
+
+    def on_fit_end(self, trainer: Trainer, module: TrainingModule) -> None:
+        self._close()
+
+    def on_exception(self, trainer: Trainer, module: TrainingModule, exception: BaseException) -> None:
+        self._close()

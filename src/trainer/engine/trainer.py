@@ -1,0 +1,423 @@
+"""The Trainer: fit, validate, test and predict in one explicit loop.
+
+Read ``fit`` top to bottom: restore, then for each epoch train, validate, step the
+schedule, notify callbacks. Callbacks only observe and signal (``should_stop``); the loop
+itself never hides in them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from trainer.engine.checkpoint import (
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
+from trainer.engine.device import move_to_device, resolve_device
+from trainer.engine.module import SchedulerSpec, TrainingModule, TrainingPlan
+from trainer.engine.precision import autocast_factory, make_grad_scaler, normalize_precision
+from trainer.engine.seed import deterministic_algorithms
+from trainer.errors import ConfigError, NonFiniteLossError, UserError
+from trainer.tracking.base import Logger, NullLogger
+
+log = logging.getLogger(__name__)
+
+CLIP_ALGORITHMS = ("norm", "value")
+
+
+def _limit(total: int, limit: int | float) -> int:
+    """Lightning's rule: a float is a fraction of the batches (at least one), an int a count."""
+    if isinstance(limit, float):
+        if not 0.0 <= limit <= 1.0:
+            raise ConfigError(f"A batch limit of {limit} is neither a fraction in [0, 1] nor a count.")
+        return min(total, max(1, int(total * limit))) if limit > 0 else 0
+    return min(total, int(limit))
+
+
+class Trainer:
+    """Runs a :class:`TrainingModule` over a datamodule's loaders.
+
+    Args:
+        accelerator: ``auto``, ``cpu``, ``cuda`` or ``mps``; resolved once, here.
+        precision: ``32``, ``bf16-mixed`` or ``16-mixed``.
+        max_epochs: stop after this many epochs.
+        max_steps: stop after this many optimizer steps (``-1``: no limit).
+        max_time: stop after this many seconds of fitting (``None``: no limit).
+        gradient_clip_val: clip threshold; 0 turns clipping off.
+        gradient_clip_algorithm: ``norm`` (total L2 norm) or ``value`` (each element).
+        accumulate_grad_batches: batches whose gradients add up before one optimizer step.
+        limit_train_batches, limit_val_batches, limit_test_batches, limit_predict_batches:
+            a float in (0, 1] is a fraction of the batches, an int a count.
+        fast_dev_run: run 1 (or n) batches of train, val and test once, save nothing.
+        overfit_batches: train and validate on the first n training batches, unshuffled.
+        check_val_every_n_epoch: validate every n-th epoch.
+        log_every_n_steps: send ``train/loss`` to the logger every n optimizer steps.
+        deterministic: use deterministic kernels during fit/evaluation.
+        callbacks: called in this order for each hook.
+        logger: where metrics go; ``None`` keeps them in memory only.
+        default_root_dir: folder of the run (checkpoints land in ``checkpoints/`` inside).
+    """
+
+    def __init__(
+        self,
+        *,
+        accelerator: str = "auto",
+        precision: str | int = "32",
+        max_epochs: int = 10,
+        max_steps: int = -1,
+        max_time: float | None = None,
+        gradient_clip_val: float = 0.0,
+        gradient_clip_algorithm: str = "norm",
+        accumulate_grad_batches: int = 1,
+        limit_train_batches: int | float = 1.0,
+        limit_val_batches: int | float = 1.0,
+        limit_test_batches: int | float = 1.0,
+        limit_predict_batches: int | float = 1.0,
+        fast_dev_run: bool | int = False,
+        overfit_batches: int = 0,
+        check_val_every_n_epoch: int = 1,
+        log_every_n_steps: int = 50,
+        deterministic: bool = False,
+        callbacks: Sequence[Any] = (),
+        logger: Logger | None = None,
+        default_root_dir: str | Path = ".",
+    ) -> None:
+        if gradient_clip_algorithm not in CLIP_ALGORITHMS:
+            raise ConfigError(
+                f"trainer.gradient_clip_algorithm={gradient_clip_algorithm!r}; choose 'norm' or 'value'."
+            )
+        for name, value in (("max_epochs", max_epochs), ("accumulate_grad_batches", accumulate_grad_batches),
+                            ("check_val_every_n_epoch", check_val_every_n_epoch),
+                            ("log_every_n_steps", log_every_n_steps)):
+            if value < 1:
+                raise ConfigError(f"trainer.{name}={value} must be 1 or more.")
+        if gradient_clip_val < 0:
+            raise ConfigError(f"trainer.gradient_clip_val={gradient_clip_val} must be 0 (off) or more.")
+        self.device = resolve_device(accelerator)
+        self.precision = normalize_precision(precision)
+        self._autocast = autocast_factory(self.precision, self.device)
+        self.fast_dev_run = int(fast_dev_run)
+        if self.fast_dev_run:
+            # One short pass through everything, like Lightning: a smoke test of the whole run.
+            max_epochs, max_steps, max_time = 1, self.fast_dev_run, None
+            limit_train_batches = limit_val_batches = self.fast_dev_run
+            limit_test_batches = limit_predict_batches = self.fast_dev_run
+        self.max_epochs = max_epochs
+        self.max_steps = max_steps
+        self.max_time = max_time
+        self.gradient_clip_val = float(gradient_clip_val)
+        self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.accumulate_grad_batches = accumulate_grad_batches
+        self.limits = {"train": limit_train_batches, "val": limit_val_batches,
+                       "test": limit_test_batches, "predict": limit_predict_batches}
+        self.overfit_batches = overfit_batches
+        self.check_val_every_n_epoch = check_val_every_n_epoch
+        self.log_every_n_steps = log_every_n_steps
+        self.deterministic = deterministic
+        self.callbacks = list(callbacks)
+        self.logger: Logger = logger or NullLogger()
+        self.default_root_dir = Path(default_root_dir)
+        # Loop state, all of it saved in checkpoints.
+        self.current_epoch = 0  # epochs completed
+        self.global_step = 0  # optimizer steps taken
+        self.batch_idx = 0
+        self.should_stop = False
+        self.num_training_batches = 0
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.scheduler_spec: SchedulerSpec | None = None
+        self.grad_scaler = make_grad_scaler(self.precision, self.device)
+        self.callback_metrics: dict[str, float] = {}
+        self.history: list[dict[str, float]] = []  # one row per epoch: epoch, step and metrics
+        self.config: dict[str, Any] | None = None  # resolved run config, stored in checkpoints
+        self._module: TrainingModule | None = None
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None) -> None:
+        """Train ``module`` on ``datamodule``; resume from ``ckpt_path`` when given."""
+        with deterministic_algorithms(self.deterministic):
+            self._fit(module, datamodule, ckpt_path)
+
+    def validate(self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None) -> dict[str, float]:
+        """Metrics of the validation split, prefixed ``val/``."""
+        return self._evaluate_split(module, datamodule, "val", ckpt_path)
+
+    def test(self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None) -> dict[str, float]:
+        """Metrics of the test split, prefixed ``test/``; ``ckpt_path='best'`` uses the best checkpoint."""
+        metrics = self._evaluate_split(module, datamodule, "test", ckpt_path)
+        self._call("on_test_end", module, metrics)
+        return metrics
+
+    def predict(self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None) -> torch.Tensor:
+        """The objective's predictions (probabilities, values or per-row errors) for the predict split."""
+        self._prepare(module, ckpt_path)
+        loader = datamodule.predict_dataloader()
+        outputs, _, _ = self._run_evaluation(module, loader, "predict", with_labels=False)
+        return module.objective.predict(outputs)
+
+    def save_checkpoint(self, path: str | Path) -> Path:
+        """Write the whole training state to ``path`` (see ``engine.checkpoint``)."""
+        if self._module is None:
+            raise RuntimeError("save_checkpoint needs a module: call fit first")
+        spec = self.scheduler_spec
+        state = {
+            "model": self._module.model.state_dict(),
+            "optimizer": self.optimizer.state_dict() if self.optimizer else {},
+            "scheduler": spec.scheduler.state_dict() if spec else {},
+            "grad_scaler": self.grad_scaler.state_dict() if self.grad_scaler.is_enabled() else {},
+            "epoch": self.current_epoch,
+            "global_step": self.global_step,
+            "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks if hasattr(cb, "state_dict")},
+            "rng": capture_rng_state(),
+            "config": self.config or {},
+            "tracking_run_id": self.logger.run_id or "",
+            "metrics": dict(self.callback_metrics),
+        }
+        return save_checkpoint(state, path)
+
+    def log_metrics(self, metrics: dict[str, float], *, step: int) -> None:
+        """Send metrics to the logger (batched there; never blocks the loop on I/O)."""
+        self.logger.log_metrics(metrics, step=step)
+
+    @property
+    def checkpoint_callback(self) -> Any | None:
+        """The first callback that keeps checkpoints (has ``best_model_path``), if any."""
+        return next((cb for cb in self.callbacks if hasattr(cb, "best_model_path")), None)
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, module: TrainingModule, datamodule: Any, ckpt_path: str | Path | None) -> None:
+        self._module = module
+        module.to(self.device)
+        train_loader = self._loader(datamodule.train_dataloader(), "train")
+        val_loader = self._loader(datamodule.val_dataloader(), "val")
+        if self.overfit_batches:
+            train_loader = val_loader = self._overfit_loader(datamodule)
+        self.num_training_batches = self._length(train_loader, "train")
+        if self.num_training_batches == 0:
+            raise UserError("The training split has no batches; check the data and trainer.limit_train_batches.")
+        steps_per_epoch = math.ceil(self.num_training_batches / self.accumulate_grad_batches)
+        self.optimizer, self.scheduler_spec = module.configure_optimizers(
+            TrainingPlan(max_epochs=self.max_epochs, steps_per_epoch=steps_per_epoch)
+        )
+        if ckpt_path is not None:
+            self._restore(module, load_checkpoint(ckpt_path), full=True)
+            log.info("Resumed from %s at epoch %d, step %d.", ckpt_path, self.current_epoch, self.global_step)
+        self.should_stop = self._reached_limits(started=time.monotonic())  # e.g. resumed at max_steps
+        self._call("on_fit_start", module)
+        started = time.monotonic()
+        try:
+            while not self.should_stop and self.current_epoch < self.max_epochs:
+                self._call("on_train_epoch_start", module)
+                metrics = {"train/loss": self._train_epoch(module, train_loader, started)}
+                if val_loader is not None and (self.current_epoch + 1) % self.check_val_every_n_epoch == 0:
+                    val_metrics = self._evaluate(module, val_loader, "val")
+                    metrics.update(val_metrics)
+                    self._call("on_validation_end", module, val_metrics)
+                self._step_scheduler("epoch", metrics)
+                self.current_epoch += 1
+                self.callback_metrics = metrics
+                self.history.append({"epoch": self.current_epoch, "step": self.global_step, **metrics})
+                self.log_metrics({**metrics, "epoch": self.current_epoch}, step=self.global_step)
+                self._call("on_train_epoch_end", module, metrics)
+                self.should_stop = self.should_stop or self._reached_limits(started)
+        except BaseException as exc:
+            self._call("on_exception", module, exc)
+            raise
+        self._call("on_fit_end", module)
+
+    def _train_epoch(self, module: TrainingModule, loader: Iterable[Any], started: float) -> float:
+        module.train()
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(self.current_epoch)  # batch order depends on (seed, epoch) only
+        optimizer = self.optimizer
+        assert optimizer is not None
+        accumulate = self.accumulate_grad_batches
+        total = self.num_training_batches
+        loss_sum = torch.zeros((), device=self.device)
+        seen = 0
+        optimizer.zero_grad(set_to_none=True)
+        for batch_idx, batch in enumerate(itertools.islice(loader, total)):
+            self.batch_idx = batch_idx
+            batch = move_to_device(batch, self.device)
+            with self._autocast():
+                loss = module.training_step(batch)
+            if not torch.isfinite(loss):
+                raise self._non_finite(loss, batch_idx)
+            self.grad_scaler.scale(loss / accumulate if accumulate > 1 else loss).backward()
+            loss_sum += loss.detach()
+            seen += 1
+            if (batch_idx + 1) % accumulate and batch_idx + 1 < total:
+                continue  # keep accumulating gradients
+            self._optimizer_step(module.model, optimizer)
+            self.global_step += 1
+            self._step_scheduler("step", {})
+            if self.global_step % self.log_every_n_steps == 0:
+                self.log_metrics({"train/loss_step": float(loss.detach())}, step=self.global_step)
+            self._call("on_train_batch_end", module, loss)
+            if self._reached_limits(started):
+                self.should_stop = True
+                break
+        return float(loss_sum) / max(seen, 1)
+
+    def _optimizer_step(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        scaler = self.grad_scaler
+        if self.gradient_clip_val > 0:
+            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+            if self.gradient_clip_algorithm == "norm":
+                torch.nn.utils.clip_grad_norm_(model.parameters(), self.gradient_clip_val)
+            else:
+                torch.nn.utils.clip_grad_value_(model.parameters(), self.gradient_clip_val)
+        if scaler.is_enabled():
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def _step_scheduler(self, interval: str, metrics: dict[str, float]) -> None:
+        spec = self.scheduler_spec
+        if spec is None or spec.interval != interval:
+            return
+        if spec.monitor is None:
+            spec.scheduler.step()
+            return
+        if spec.monitor not in metrics:
+            if interval == "epoch" and not any(k.startswith("val/") for k in metrics):
+                return  # performance scheduling waits for a validation epoch
+            raise ConfigError(
+                f"scheduler.monitor={spec.monitor!r} is not among this run's metrics "
+                f"({', '.join(sorted(metrics))}); set scheduler.monitor to one of them."
+            )
+        spec.scheduler.step(metrics[spec.monitor])
+
+    def _reached_limits(self, started: float) -> bool:
+        if 0 <= self.max_steps <= self.global_step:
+            return True
+        return self.max_time is not None and time.monotonic() - started >= self.max_time
+
+    def _non_finite(self, loss: torch.Tensor, batch_idx: int) -> NonFiniteLossError:
+        saved = ""
+        callback = self.checkpoint_callback
+        if callback is not None and getattr(callback, "last_model_path", ""):
+            saved = f" The last good checkpoint is kept at {callback.last_model_path}."
+        return NonFiniteLossError(
+            f"The training loss became {float(loss)} at epoch {self.current_epoch + 1}, "
+            f"step {self.global_step + 1} (batch {batch_idx}).{saved} Usual fixes: lower the learning "
+            "rate (optimizer.lr), clip gradients (trainer.gradient_clip_val=1.0), check the inputs "
+            "for NaN or huge values, or train in full precision (trainer.precision=32)."
+        )
+
+    # ------------------------------------------------------------------ evaluation
+    def _evaluate_split(self, module: TrainingModule, datamodule: Any, stage: str,
+                        ckpt_path: str | Path | None) -> dict[str, float]:
+        self._prepare(module, ckpt_path)
+        loader = self._loader(getattr(datamodule, f"{stage}_dataloader")(), stage)
+        if loader is None:
+            raise UserError(f"The data has no {stage} split; set data.{stage}_fraction above 0.")
+        with deterministic_algorithms(self.deterministic):
+            return self._evaluate(module, loader, stage)
+
+    def _prepare(self, module: TrainingModule, ckpt_path: str | Path | None) -> None:
+        """Place the module and load weights for a stand-alone validate/test/predict."""
+        self._module = module
+        module.to(self.device)
+        if ckpt_path is None:
+            return
+        if ckpt_path == "best":
+            callback = self.checkpoint_callback
+            if callback is None or not callback.best_model_path:
+                raise UserError("ckpt_path='best' needs a ModelCheckpoint with a monitor that saved a file.")
+            ckpt_path = callback.best_model_path
+        self._restore(module, load_checkpoint(ckpt_path), full=False)
+
+    def _evaluate(self, module: TrainingModule, loader: Iterable[Any], stage: str) -> dict[str, float]:
+        outputs, labels, mean_loss = self._run_evaluation(module, loader, stage, with_labels=True)
+        metrics = {"loss": mean_loss, **module.objective.metrics(outputs, labels)}
+        return {f"{stage}/{name}": value for name, value in metrics.items()}
+
+    def _run_evaluation(self, module: TrainingModule, loader: Iterable[Any], stage: str, *,
+                        with_labels: bool) -> tuple[torch.Tensor, torch.Tensor, float]:
+        was_training = module.training
+        module.eval()
+        total = self._length(loader, stage)
+        outputs, labels = [], []
+        loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        rows = 0
+        with torch.inference_mode():
+            for batch in itertools.islice(loader, total):
+                x, y = move_to_device(batch, self.device)
+                with self._autocast():
+                    loss, out = module.evaluation_step((x, y))
+                outputs.append(out.float())
+                labels.append(y)
+                loss_sum += loss.double() * len(x)
+                rows += len(x)
+        module.train(was_training)
+        if not outputs:
+            raise UserError(f"The {stage} split has no rows; check the data and the split fractions.")
+        return torch.cat(outputs).cpu(), torch.cat(labels).cpu(), float(loss_sum) / rows
+
+    # ------------------------------------------------------------------ helpers
+    def _loader(self, loader: Any, stage: str) -> Any:
+        if loader is None:
+            return None
+        if hasattr(loader, "to"):
+            loader = loader.to(self.device)  # tabular data moves to the device once
+        return loader
+
+    def _overfit_loader(self, datamodule: Any) -> Any:
+        loader = datamodule.train_dataloader()
+        if hasattr(loader, "without_shuffle"):
+            loader = loader.without_shuffle()
+        self.limits["train"] = self.limits["val"] = self.overfit_batches
+        return self._loader(loader, "train")
+
+    def _length(self, loader: Any, stage: str) -> int:
+        try:
+            total = len(loader)
+        except TypeError:  # an iterable without a length: take the limit as a count
+            limit = self.limits[stage]
+            return int(limit) if not isinstance(limit, float) else 2**62
+        return _limit(total, self.limits[stage])
+
+    def _restore(self, module: TrainingModule, state: dict[str, Any], *, full: bool) -> None:
+        try:
+            module.model.load_state_dict(state["model"])
+        except RuntimeError as exc:
+            raise UserError(
+                f"The checkpoint's weights do not fit this model ({exc}). Use the model settings "
+                "the checkpoint was trained with (they are stored in it)."
+            ) from exc
+        self.config = self.config or state["config"] or None
+        if not full:
+            return
+        if self.optimizer is not None and state["optimizer"]:
+            self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler_spec is not None and state["scheduler"]:
+            self.scheduler_spec.scheduler.load_state_dict(state["scheduler"])
+        if self.grad_scaler.is_enabled() and state["grad_scaler"]:
+            self.grad_scaler.load_state_dict(state["grad_scaler"])
+        self.current_epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.callback_metrics = dict(state["metrics"])
+        saved = state["callbacks"]
+        for cb in self.callbacks:
+            if hasattr(cb, "load_state_dict") and cb.state_key in saved:
+                cb.load_state_dict(saved[cb.state_key])
+        restore_rng_state(state["rng"])
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            method = getattr(cb, hook, None)
+            if method is not None:
+                method(self, *args)

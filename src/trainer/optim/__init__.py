@@ -1,0 +1,1 @@
+"""Learning-rate schedules (optimizers come straight from torch.optim via conf/optimizer)."""

@@ -1,0 +1,78 @@
+"""The run folder: one per run under ``runs/``, holding config, overrides, log and checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+NAME_MAX = 80
+_SKIP_IN_NAME = ("seed=", "paths.", "run_name=", "logger", "trainer.accelerator", "ckpt_path=")
+
+
+def readable_run_name(choices: dict[str, str], overrides: list[str]) -> str:
+    """``model-optimizer-data`` plus value overrides, e.g. ``mlp-adam-breast_cancer-lr=3e-4``."""
+    if "experiment" in choices:
+        parts = [choices["experiment"]]
+    else:
+        parts = [choices[g] for g in ("model", "optimizer", "data") if g in choices]
+    for override in overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        if not value or "." not in key or override.startswith(_SKIP_IN_NAME):
+            continue
+        if any(key.startswith(skip.rstrip("=")) for skip in _SKIP_IN_NAME):
+            continue
+        parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
+    name = "-".join(parts) or "run"
+    return re.sub(r"[^A-Za-z0-9_.=,+\-]+", "_", name)[:NAME_MAX]
+
+
+def make_run_dir(runs_dir: str | Path, run_name: str) -> Path:
+    """A new, unique folder ``<runs_dir>/<date>_<time>_<run_name>``."""
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    base = Path(runs_dir) / f"{stamp}_{run_name}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}_{n}")
+    path.mkdir(parents=True)
+    return path
+
+
+def write_config_files(run_dir: Path, cfg: DictConfig, overrides: list[str],
+                       hydra_cfg: dict[str, Any] | None = None) -> None:
+    """``config.yaml`` (resolved) at the top, and Hydra's own layout under ``.hydra/``."""
+    hydra_dir = run_dir / ".hydra"
+    hydra_dir.mkdir(parents=True, exist_ok=True)
+    resolved = OmegaConf.to_yaml(cfg, resolve=True)
+    (run_dir / "config.yaml").write_text(resolved)
+    (hydra_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=False))
+    (hydra_dir / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+    if hydra_cfg:
+        (hydra_dir / "hydra.yaml").write_text(yaml.safe_dump({"hydra": hydra_cfg}, sort_keys=False))
+
+
+@contextmanager
+def log_to_file(path: Path, level: int = logging.INFO) -> Iterator[Path]:
+    """Copy the ``trainer`` loggers' records into ``path`` for the duration of the block."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.DEBUG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("trainer")
+    old_level = logger.level
+    logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > level:
+        logger.setLevel(level)
+    try:
+        yield path
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        handler.close()

@@ -1,0 +1,64 @@
+"""A dependency-free logger: metrics as long-format CSV and params as YAML in the run folder."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class CSVLogger:
+    """Write ``metrics.csv`` (step, name, value) and ``params.yaml`` under ``save_dir``.
+
+    Rows are kept in memory and written at ``flush_every`` points and at the end, so the
+    loop never waits on the disk.
+
+    Args:
+        save_dir: the run folder.
+        flush_every: points buffered before a write.
+    """
+
+    def __init__(self, *, save_dir: str | Path, flush_every: int = 1000) -> None:
+        self.save_dir = Path(save_dir)
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics_path = self.save_dir / "metrics.csv"
+        self.flush_every = flush_every
+        self._rows: list[tuple[int, str, float]] = []
+        self._header_written = self.metrics_path.exists()
+
+    @property
+    def run_id(self) -> str | None:
+        return None
+
+    def log_hyperparams(self, params: dict[str, Any]) -> None:
+        with open(self.save_dir / "params.yaml", "w") as f:
+            yaml.safe_dump(params, f, sort_keys=True)
+
+    def log_metrics(self, metrics: dict[str, float], *, step: int) -> None:
+        self._rows.extend((step, name, float(value)) for name, value in metrics.items())
+        if len(self._rows) >= self.flush_every:
+            self.flush()
+
+    def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
+        source = Path(path)
+        target = self.save_dir / (artifact_path or "") / source.name
+        if source.resolve() != target.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+    def flush(self) -> None:
+        if not self._rows:
+            return
+        with open(self.metrics_path, "a", newline="") as f:
+            writer = csv.writer(f)
+            if not self._header_written:
+                writer.writerow(["step", "name", "value"])
+                self._header_written = True
+            writer.writerows(self._rows)
+        self._rows.clear()
+
+    def finalize(self, status: str) -> None:
+        self.flush()
