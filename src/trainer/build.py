@@ -45,7 +45,7 @@ def _instantiate(node: Any, where: str, **kwargs: Any) -> Any:
 def build_datamodule(cfg: DictConfig) -> TabularDataModule:
     datamodule = _instantiate(cfg.data, "data")
     datamodule.setup()
-    return datamodule  # type: ignore[no-any-return]
+    return datamodule
 
 
 def build_objective(cfg: DictConfig, datamodule: TabularDataModule) -> Objective:
@@ -53,7 +53,9 @@ def build_objective(cfg: DictConfig, datamodule: TabularDataModule) -> Objective
     spec = cfg.objective
     name = datamodule.task if spec.name == "auto" else spec.name
     if name not in OBJECTIVES:
-        raise ConfigError(f"objective.name={name!r} is not known; choose auto or one of {', '.join(OBJECTIVES)}.")
+        raise ConfigError(
+            f"objective.name={name!r} is not known; choose auto or one of {', '.join(OBJECTIVES)}."
+        )
     if name in ("binary", "multiclass") and datamodule.task == "regression":
         raise ConfigError(f"objective.name={name} needs class labels, but the data's target is continuous.")
     if name == "binary":
@@ -93,9 +95,14 @@ def build_module(cfg: DictConfig, datamodule: TabularDataModule) -> TrainingModu
     scheduler_factory = _instantiate(cfg.scheduler, "scheduler") if cfg.scheduler else None
     if cfg.regularization.l1 < 0 or cfg.regularization.l2 < 0:
         raise ConfigError("regularization.l1 and regularization.l2 must be 0 or more.")
-    return TrainingModule(model, objective, optimizer_factory=optimizer_factory,
-                          scheduler_factory=scheduler_factory,
-                          l1=cfg.regularization.l1, l2=cfg.regularization.l2)
+    return TrainingModule(
+        model,
+        objective,
+        optimizer_factory=optimizer_factory,
+        scheduler_factory=scheduler_factory,
+        l1=cfg.regularization.l1,
+        l2=cfg.regularization.l2,
+    )
 
 
 def build_callbacks(cfg: DictConfig) -> list[Any]:
@@ -109,16 +116,21 @@ def build_logger(cfg: DictConfig) -> Logger:
         from trainer.tracking.base import NullLogger
 
         return NullLogger()
-    return _instantiate(cfg.logger, "logger")  # type: ignore[no-any-return]
+    return _instantiate(cfg.logger, "logger")
 
 
 def build_trainer(cfg: DictConfig, *, run_dir: Path, callbacks: Sequence[Any], logger: Logger) -> Trainer:
     options = OmegaConf.to_container(cfg.trainer, resolve=True)
     assert isinstance(options, dict)
-    trainer = Trainer(**options, callbacks=callbacks, logger=logger, default_root_dir=run_dir)
+    trainer = Trainer(
+        **{str(k): v for k, v in options.items()},
+        callbacks=callbacks,
+        logger=logger,
+        default_root_dir=run_dir,
+    )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
-    trainer.config = resolved
+    trainer.config = {str(k): v for k, v in resolved.items()}
     return trainer
 
 

@@ -71,8 +71,10 @@ def _train(overrides: list[str], print_config: bool) -> int:
     print(f"  config: {result.run_dir / 'config.yaml'}   log: {result.run_dir / 'train.log'}")
     if result.best_checkpoint:
         print(f"  best checkpoint: {result.best_checkpoint}")
-    print(f"Browse it: open {result.run_dir}/metrics.csv, or test it again with "
-          f"`trainer eval ckpt_path={result.last_checkpoint or '<checkpoint>'}`")
+    print(
+        f"Browse it: open {result.run_dir}/metrics.csv, or test it again with "
+        f"`trainer eval ckpt_path={result.last_checkpoint or '<checkpoint>'}`"
+    )
     return 0
 
 
@@ -102,8 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     rest = [a for a in rest if a != "--cfg"]
     unknown_flags = [a for a in rest if a.startswith("-") and "=" not in a]
     if unknown_flags:
-        print(f"error: unknown option {unknown_flags[0]}; overrides are key=value. See trainer --help.",
-              file=sys.stderr)
+        print(
+            f"error: unknown option {unknown_flags[0]}; overrides are key=value. See trainer --help.",
+            file=sys.stderr,
+        )
         return 2
     _setup_console_logging()
     try:
@@ -117,8 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted; the run folder keeps everything saved so far.", file=sys.stderr)
         return 130
-    print(f"error: unknown command {command!r}; choose train or eval. See trainer --help.",
-          file=sys.stderr)
+    print(
+        f"error: unknown command {command!r}; choose train or eval. See trainer --help.",
+        file=sys.stderr,
+    )
     return 2
 
 

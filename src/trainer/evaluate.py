@@ -33,12 +33,16 @@ def checkpoint_config(ckpt_path: str | Path, overrides: Sequence[str] = ()) -> D
         cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", "") or "override"
-        raise ConfigError(f"{key} is not a key of the checkpoint's config ({str(exc).splitlines()[0]}).") from None
+        raise ConfigError(
+            f"{key} is not a key of the checkpoint's config ({str(exc).splitlines()[0]})."
+        ) from None
     assert isinstance(cfg, DictConfig)
     return cfg
 
 
-def evaluate(ckpt_path: str | Path, overrides: Sequence[str] = (), *, split: str = "test") -> dict[str, float]:
+def evaluate(
+    ckpt_path: str | Path, overrides: Sequence[str] = (), *, split: str = "test"
+) -> dict[str, float]:
     """Metrics of ``split`` (``test`` or ``val``) for the weights in ``ckpt_path``."""
     cfg = validate_config(checkpoint_config(ckpt_path, overrides))
     seed_everything(cfg.seed)

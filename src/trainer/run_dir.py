@@ -46,8 +46,9 @@ def make_run_dir(runs_dir: str | Path, run_name: str) -> Path:
     return path
 
 
-def write_config_files(run_dir: Path, cfg: DictConfig, overrides: list[str],
-                       hydra_cfg: dict[str, Any] | None = None) -> None:
+def write_config_files(
+    run_dir: Path, cfg: DictConfig, overrides: list[str], hydra_cfg: dict[str, Any] | None = None
+) -> None:
     """``config.yaml`` (resolved) at the top, and Hydra's own layout under ``.hydra/``."""
     hydra_dir = run_dir / ".hydra"
     hydra_dir.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 
 from trainer.build import (
     build_callbacks,
@@ -83,10 +83,15 @@ def train(composed: ComposedConfig | DictConfig, *, callbacks: Sequence[Any] = (
         datamodule = build_datamodule(cfg)
         module = build_module(cfg, datamodule)
         logger = build_logger(cfg)
-        trainer = build_trainer(cfg, run_dir=run_dir, callbacks=[*build_callbacks(cfg), *callbacks],
-                                logger=logger)
-        log.info("Model: %s parameters on %s, precision %s.", f"{count_parameters(module):,}",
-                 trainer.device, trainer.precision)
+        trainer = build_trainer(
+            cfg, run_dir=run_dir, callbacks=[*build_callbacks(cfg), *callbacks], logger=logger
+        )
+        log.info(
+            "Model: %s parameters on %s, precision %s.",
+            f"{count_parameters(module):,}",
+            trainer.device,
+            trainer.precision,
+        )
         status = "FAILED"
         try:
             logger.log_hyperparams(flatten_config(trainer.config or {}))
@@ -96,8 +101,10 @@ def train(composed: ComposedConfig | DictConfig, *, callbacks: Sequence[Any] = (
             best = getattr(checkpoint, "best_model_path", "") if checkpoint else ""
             if cfg.test_after_fit and datamodule.test_dataloader() is not None:
                 metrics.update(trainer.test(module, datamodule, ckpt_path=best or None))
-                trainer.log_metrics({k: v for k, v in metrics.items() if k.startswith("test/")},
-                                    step=trainer.global_step)
+                trainer.log_metrics(
+                    {k: v for k, v in metrics.items() if k.startswith("test/")},
+                    step=trainer.global_step,
+                )
             status = "FINISHED"
         except KeyboardInterrupt:
             status = "KILLED"
@@ -105,9 +112,12 @@ def train(composed: ComposedConfig | DictConfig, *, callbacks: Sequence[Any] = (
         finally:
             logger.finalize(status)
         result = RunResult(
-            metrics=metrics, run_dir=run_dir, best_checkpoint=best,
+            metrics=metrics,
+            run_dir=run_dir,
+            best_checkpoint=best,
             last_checkpoint=getattr(checkpoint, "last_model_path", "") if checkpoint else "",
-            history=trainer.history, tracking_run_id=logger.run_id,
+            history=trainer.history,
+            tracking_run_id=logger.run_id,
         )
         _write_metrics(run_dir / "metrics.json", metrics)
         log.info("Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
-from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException
+from hydra.errors import ConfigCompositionException, HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
@@ -75,10 +75,13 @@ def compose_config(overrides: Sequence[str] = (), *, config_name: str = "train")
         raise ConfigError(_explain(exc, overrides, root, config_name)) from None
     with open_dict(cfg):
         hydra_node = cfg.pop("hydra")
-    choices = {k: str(v) for k, v in OmegaConf.to_container(hydra_node.runtime.choices).items()
-               if not k.startswith("hydra/") and v is not None}
-    hydra_dict = OmegaConf.to_container(hydra_node, resolve=False)
-    assert isinstance(hydra_dict, dict)
+    runtime_choices: dict[str, Any] = OmegaConf.to_container(hydra_node.runtime.choices)  # type: ignore[assignment]
+    choices = {
+        str(k): str(v)
+        for k, v in runtime_choices.items()
+        if not str(k).startswith("hydra/") and v is not None
+    }
+    hydra_dict: dict[str, Any] = OmegaConf.to_container(hydra_node, resolve=False)  # type: ignore[assignment]
     return ComposedConfig(cfg=cfg, overrides=overrides, choices=choices, hydra=hydra_dict)
 
 
@@ -91,18 +94,21 @@ def _close(word: str, options: Sequence[str]) -> str:
 def _explain(exc: Exception, overrides: list[str], root: Path, config_name: str) -> str:
     text = str(exc)
     missing_option = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
-    if isinstance(exc, MissingConfigException) or missing_option:
-        if missing_option:
-            group, option = missing_option.group(1), missing_option.group(2)
-            options = group_options(root).get(group.split("/")[-1], [])
-            return (f"{group}={option} is not an option of the '{group}' group; choose one of "
-                    f"{', '.join(options)}.{_close(option, options)}")
+    if missing_option:
+        group, option = missing_option.group(1), missing_option.group(2)
+        options = group_options(root).get(group.split("/")[-1], [])
+        return (
+            f"{group}={option} is not an option of the '{group}' group; choose one of "
+            f"{', '.join(options)}.{_close(option, options)}"
+        )
     bad_key = re.search(r"Could not (?:override|append to|delete from) '([^']+)'", text)
     if bad_key:
         return _explain_key(bad_key.group(1), overrides, config_name, text)
     if "Error parsing override" in text or "mismatched input" in text or "no viable alternative" in text:
-        return (f"Could not parse the overrides {overrides}: {text.splitlines()[0]}. "
-                "Write each as key=value (lists as key=[a,b], strings with spaces in quotes).")
+        return (
+            f"Could not parse the overrides {overrides}: {text.splitlines()[0]}. "
+            "Write each as key=value (lists as key=[a,b], strings with spaces in quotes)."
+        )
     if isinstance(exc, ConfigCompositionException) and exc.__cause__ is not None:
         text = f"{text} ({exc.__cause__})"
     return f"The config could not be composed: {' '.join(text.split())}"

@@ -47,8 +47,9 @@ def _schema_message(exc: OmegaConfBaseException) -> str:
         parent, _, leaf = key.rpartition(".")
         valid = _schema_keys(parent)
         hint = difflib.get_close_matches(leaf, valid, n=1)
-        return (f"{key} is not a key of {parent or 'the root config'}; valid keys: "
-                f"{', '.join(valid)}." + (f" Did you mean {hint[0]!r}?" if hint else ""))
+        return f"{key} is not a key of {parent or 'the root config'}; valid keys: {', '.join(valid)}." + (
+            f" Did you mean {hint[0]!r}?" if hint else ""
+        )
     return f"{key or 'config'}: {message}. Fix the value on the command line or in conf/."
 
 
@@ -66,7 +67,7 @@ def _check_targets(node: Any, path: str) -> None:
         for key in node.keys():
             child = node._get_node(key)
             if child is not None and isinstance(child, DictConfig | ListConfig):
-                _check_targets(child, f"{path}.{key}" if path else str(key))
+                _check_targets(child, f"{path}.{key!s}" if path else str(key))
     elif isinstance(node, ListConfig):
         for index, item in enumerate(node):
             _check_targets(item, f"{path}[{index}]")
@@ -110,7 +111,7 @@ def _check_target_node(node: DictConfig, path: str) -> None:
 
 def _matches(value: Any, hint: Any) -> bool:
     """A deliberately small type check: primitives, optionals, unions and sequences."""
-    if hint is Any or value is None and _allows_none(hint):
+    if hint is Any or (value is None and _allows_none(hint)):
         return True
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):

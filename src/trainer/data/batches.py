@@ -59,9 +59,14 @@ class TensorBatches:
 
     def to(self, device: torch.device) -> TensorBatches:
         """A copy whose tensors live on ``device`` (moved once, not per batch)."""
-        moved = TensorBatches(self.features.to(device), self.labels.to(device),
-                              batch_size=self.batch_size, shuffle=self.shuffle, seed=self.seed,
-                              drop_last=self.drop_last)
+        moved = TensorBatches(
+            self.features.to(device),
+            self.labels.to(device),
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            seed=self.seed,
+            drop_last=self.drop_last,
+        )
         moved.epoch = self.epoch
         return moved
 
@@ -80,5 +85,7 @@ class TensorBatches:
                 yield self.features[index], self.labels[index]
         else:
             for start in range(0, len(self) * self.batch_size, self.batch_size):
-                yield (self.features[start : start + self.batch_size],
-                       self.labels[start : start + self.batch_size])
+                yield (
+                    self.features[start : start + self.batch_size],
+                    self.labels[start : start + self.batch_size],
+                )

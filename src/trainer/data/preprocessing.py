@@ -75,13 +75,26 @@ def build_preprocessor(numeric: Sequence[str], categorical: Sequence[str]) -> Co
     """An unfitted ColumnTransformer for these columns (fit it on the training split only)."""
     parts = []
     if numeric:
-        parts.append(("num", Pipeline([("impute", SimpleImputer(strategy="median")),
-                                       ("scale", StandardScaler())]), list(numeric)))
+        parts.append(
+            (
+                "num",
+                Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]),
+                list(numeric),
+            )
+        )
     if categorical:
-        parts.append(("cat", Pipeline([
-            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-            ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-        ]), list(categorical)))
+        parts.append(
+            (
+                "cat",
+                Pipeline(
+                    [
+                        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+                        ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+                    ]
+                ),
+                list(categorical),
+            )
+        )
     return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
 
 

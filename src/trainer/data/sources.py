@@ -103,14 +103,22 @@ class SyntheticSource(TableSource):
     def load(self) -> pd.DataFrame:
         if self.kind == "classification":
             x, y = datasets.make_classification(
-                n_samples=self.n_samples, n_features=self.n_features,
-                n_informative=self.n_informative, n_redundant=0, n_classes=self.n_classes,
-                weights=self.weights, flip_y=self.noise, random_state=self.random_state,
+                n_samples=self.n_samples,
+                n_features=self.n_features,
+                n_informative=self.n_informative,
+                n_redundant=0,
+                n_classes=self.n_classes,
+                weights=self.weights,
+                flip_y=self.noise,
+                random_state=self.random_state,
             )
         else:
             x, y = datasets.make_regression(
-                n_samples=self.n_samples, n_features=self.n_features,
-                n_informative=self.n_informative, noise=self.noise, random_state=self.random_state,
+                n_samples=self.n_samples,
+                n_features=self.n_features,
+                n_informative=self.n_informative,
+                noise=self.noise,
+                random_state=self.random_state,
             )
         frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(self.n_features)])
         for i in range(self.n_features - self.n_categorical, self.n_features):
@@ -121,8 +129,10 @@ class SyntheticSource(TableSource):
         return frame
 
     def describe(self) -> dict[str, Any]:
-        return {"name": f"synthetic_{self.kind}",
-                "source": f"synthetic://{self.kind}?n={self.n_samples}&seed={self.random_state}"}
+        return {
+            "name": f"synthetic_{self.kind}",
+            "source": f"synthetic://{self.kind}?n={self.n_samples}&seed={self.random_state}",
+        }
 
 
 class CsvSource(TableSource):

@@ -45,7 +45,9 @@ def random_split(
             return index, index[:0]
         try:
             kept, taken = train_test_split(
-                index, test_size=fraction, random_state=seed + salt,
+                index,
+                test_size=fraction,
+                random_state=seed + salt,
                 stratify=labels[index] if stratify else None,
             )
         except ValueError as exc:  # sklearn: "The least populated class in y has only 1 member"

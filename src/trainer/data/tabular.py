@@ -130,13 +130,17 @@ class TabularDataModule:
 
         feature_frame = frame.drop(columns=[self.target, *self.drop])
         if feature_frame.shape[1] == 0:
-            raise DataError(f"No feature columns are left in {where} after removing the target and data.drop.")
+            raise DataError(
+                f"No feature columns are left in {where} after removing the target and data.drop."
+            )
         numeric, categorical = split_column_kinds(feature_frame, categorical=self.categorical, where=where)
         feature_frame = coerce_numeric(feature_frame, numeric, categorical)
 
         self.indices_ = self._split(frame, labels)
-        self.splits_ = {name: frame.iloc[getattr(self.indices_, name)].reset_index(drop=True)
-                        for name in ("train", "val", "test")}
+        self.splits_ = {
+            name: frame.iloc[getattr(self.indices_, name)].reset_index(drop=True)
+            for name in ("train", "val", "test")
+        }
         train_rows = feature_frame.iloc[self.indices_.train]
         self.preprocessor_: ColumnTransformer = build_preprocessor(numeric, categorical)
         self.preprocessor_.fit(train_rows)  # statistics of the training rows only
@@ -183,12 +187,25 @@ class TabularDataModule:
     def _split(self, frame: pd.DataFrame, labels: np.ndarray) -> SplitIndices:
         if self.split == "time":
             assert self.time_column is not None
-            return time_split(frame[self.time_column], val_fraction=self.val_fraction,
-                              test_fraction=self.test_fraction, val_start=self.val_start,
-                              test_start=self.test_start)
-        stratify = self.split == "stratified" and self.task in ("binary", "multiclass", "reconstruction")
-        return random_split(labels, val_fraction=self.val_fraction, test_fraction=self.test_fraction,
-                            stratify=stratify, seed=self.seed)
+            return time_split(
+                frame[self.time_column],
+                val_fraction=self.val_fraction,
+                test_fraction=self.test_fraction,
+                val_start=self.val_start,
+                test_start=self.test_start,
+            )
+        stratify = self.split == "stratified" and self.task in (
+            "binary",
+            "multiclass",
+            "reconstruction",
+        )
+        return random_split(
+            labels,
+            val_fraction=self.val_fraction,
+            test_fraction=self.test_fraction,
+            stratify=stratify,
+            seed=self.seed,
+        )
 
     # ------------------------------------------------------------------ public API
     def transform(self, rows: pd.DataFrame) -> torch.Tensor:
@@ -214,8 +231,14 @@ class TabularDataModule:
         if len(x) == 0:
             return None
         if train:
-            return TensorBatches(x, y, batch_size=self.batch_size, shuffle=True, seed=self.seed,
-                                 drop_last=self.drop_last and len(x) > self.batch_size)
+            return TensorBatches(
+                x,
+                y,
+                batch_size=self.batch_size,
+                shuffle=True,
+                seed=self.seed,
+                drop_last=self.drop_last and len(x) > self.batch_size,
+            )
         return TensorBatches(x, y, batch_size=self.eval_batch_size)
 
     def train_dataloader(self) -> TensorBatches:

@@ -80,7 +80,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"ckpt_path={str(path)!r} has format version {state['format_version']}, "
             f"this trainer reads version {FORMAT_VERSION}."
         )
-    return state  # type: ignore[no-any-return]
+    return state
 
 
 def capture_rng_state() -> dict[str, Any]:

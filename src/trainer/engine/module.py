@@ -84,7 +84,7 @@ class TrainingModule(nn.Module):
         self._penalized = [p for name, p in model.named_parameters() if p.dim() > 1 and name]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)  # type: ignore[no-any-return]
+        return self.model(x)
 
     def penalty(self) -> torch.Tensor | None:
         """The explicit L1/L2 penalty, or ``None`` when both coefficients are zero."""
@@ -111,9 +111,7 @@ class TrainingModule(nn.Module):
         loss = self.objective.loss(outputs, self.objective.targets(x, y))
         return loss, self.objective.evaluation_outputs(outputs, x)
 
-    def configure_optimizers(
-        self, plan: TrainingPlan
-    ) -> tuple[torch.optim.Optimizer, SchedulerSpec | None]:
+    def configure_optimizers(self, plan: TrainingPlan) -> tuple[torch.optim.Optimizer, SchedulerSpec | None]:
         """Build the optimizer over this module's parameters and, if any, its scheduler."""
         optimizer = self.optimizer_factory(self.model.parameters())
         spec = self.scheduler_factory(optimizer, plan) if self.scheduler_factory else None

@@ -16,8 +16,14 @@ PRECISIONS = ("32", "bf16-mixed", "16-mixed")
 def normalize_precision(precision: str | int) -> str:
     """Accept Lightning's spellings (32, "32-true", "bf16", "16") and return one of PRECISIONS."""
     text = str(precision).lower()
-    aliases = {"32": "32", "32-true": "32", "bf16": "bf16-mixed", "bf16-mixed": "bf16-mixed",
-               "16": "16-mixed", "16-mixed": "16-mixed"}
+    aliases = {
+        "32": "32",
+        "32-true": "32",
+        "bf16": "bf16-mixed",
+        "bf16-mixed": "bf16-mixed",
+        "16": "16-mixed",
+        "16-mixed": "16-mixed",
+    }
     if text not in aliases:
         raise ConfigError(
             f"trainer.precision={precision!r} is not supported; choose one of {', '.join(PRECISIONS)}."

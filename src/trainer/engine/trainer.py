@@ -97,9 +97,12 @@ class Trainer:
             raise ConfigError(
                 f"trainer.gradient_clip_algorithm={gradient_clip_algorithm!r}; choose 'norm' or 'value'."
             )
-        for name, value in (("max_epochs", max_epochs), ("accumulate_grad_batches", accumulate_grad_batches),
-                            ("check_val_every_n_epoch", check_val_every_n_epoch),
-                            ("log_every_n_steps", log_every_n_steps)):
+        for name, value in (
+            ("max_epochs", max_epochs),
+            ("accumulate_grad_batches", accumulate_grad_batches),
+            ("check_val_every_n_epoch", check_val_every_n_epoch),
+            ("log_every_n_steps", log_every_n_steps),
+        ):
             if value < 1:
                 raise ConfigError(f"trainer.{name}={value} must be 1 or more.")
         if gradient_clip_val < 0:
@@ -119,8 +122,12 @@ class Trainer:
         self.gradient_clip_val = float(gradient_clip_val)
         self.gradient_clip_algorithm = gradient_clip_algorithm
         self.accumulate_grad_batches = accumulate_grad_batches
-        self.limits = {"train": limit_train_batches, "val": limit_val_batches,
-                       "test": limit_test_batches, "predict": limit_predict_batches}
+        self.limits = {
+            "train": limit_train_batches,
+            "val": limit_val_batches,
+            "test": limit_test_batches,
+            "predict": limit_predict_batches,
+        }
         self.overfit_batches = overfit_batches
         self.check_val_every_n_epoch = check_val_every_n_epoch
         self.log_every_n_steps = log_every_n_steps
@@ -148,17 +155,23 @@ class Trainer:
         with deterministic_algorithms(self.deterministic):
             self._fit(module, datamodule, ckpt_path)
 
-    def validate(self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None) -> dict[str, float]:
+    def validate(
+        self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None
+    ) -> dict[str, float]:
         """Metrics of the validation split, prefixed ``val/``."""
         return self._evaluate_split(module, datamodule, "val", ckpt_path)
 
-    def test(self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None) -> dict[str, float]:
+    def test(
+        self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None
+    ) -> dict[str, float]:
         """Metrics of the test split, prefixed ``test/``; ``ckpt_path='best'`` uses the best checkpoint."""
         metrics = self._evaluate_split(module, datamodule, "test", ckpt_path)
         self._call("on_test_end", module, metrics)
         return metrics
 
-    def predict(self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None) -> torch.Tensor:
+    def predict(
+        self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None
+    ) -> torch.Tensor:
         """The objective's predictions (probabilities, values or per-row errors) for the predict split."""
         self._prepare(module, ckpt_path)
         loader = datamodule.predict_dataloader()
@@ -177,7 +190,9 @@ class Trainer:
             "grad_scaler": self.grad_scaler.state_dict() if self.grad_scaler.is_enabled() else {},
             "epoch": self.current_epoch,
             "global_step": self.global_step,
-            "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks if hasattr(cb, "state_dict")},
+            "callbacks": {
+                cb.state_key: cb.state_dict() for cb in self.callbacks if hasattr(cb, "state_dict")
+            },
             "rng": capture_rng_state(),
             "config": self.config or {},
             "tracking_run_id": self.logger.run_id or "",
@@ -204,14 +219,21 @@ class Trainer:
             train_loader = val_loader = self._overfit_loader(datamodule)
         self.num_training_batches = self._length(train_loader, "train")
         if self.num_training_batches == 0:
-            raise UserError("The training split has no batches; check the data and trainer.limit_train_batches.")
+            raise UserError(
+                "The training split has no batches; check the data and trainer.limit_train_batches."
+            )
         steps_per_epoch = math.ceil(self.num_training_batches / self.accumulate_grad_batches)
         self.optimizer, self.scheduler_spec = module.configure_optimizers(
             TrainingPlan(max_epochs=self.max_epochs, steps_per_epoch=steps_per_epoch)
         )
         if ckpt_path is not None:
             self._restore(module, load_checkpoint(ckpt_path), full=True)
-            log.info("Resumed from %s at epoch %d, step %d.", ckpt_path, self.current_epoch, self.global_step)
+            log.info(
+                "Resumed from %s at epoch %d, step %d.",
+                ckpt_path,
+                self.current_epoch,
+                self.global_step,
+            )
         self.should_stop = self._reached_limits(started=time.monotonic())  # e.g. resumed at max_steps
         self._call("on_fit_start", module)
         started = time.monotonic()
@@ -308,7 +330,7 @@ class Trainer:
     def _non_finite(self, loss: torch.Tensor, batch_idx: int) -> NonFiniteLossError:
         saved = ""
         callback = self.checkpoint_callback
-        if callback is not None and getattr(callback, "last_model_path", ""):
+        if callback is not None and getattr(callback, "last_model_path", None):
             saved = f" The last good checkpoint is kept at {callback.last_model_path}."
         return NonFiniteLossError(
             f"The training loss became {float(loss)} at epoch {self.current_epoch + 1}, "
@@ -318,8 +340,9 @@ class Trainer:
         )
 
     # ------------------------------------------------------------------ evaluation
-    def _evaluate_split(self, module: TrainingModule, datamodule: Any, stage: str,
-                        ckpt_path: str | Path | None) -> dict[str, float]:
+    def _evaluate_split(
+        self, module: TrainingModule, datamodule: Any, stage: str, ckpt_path: str | Path | None
+    ) -> dict[str, float]:
         self._prepare(module, ckpt_path)
         loader = self._loader(getattr(datamodule, f"{stage}_dataloader")(), stage)
         if loader is None:
@@ -345,8 +368,9 @@ class Trainer:
         metrics = {"loss": mean_loss, **module.objective.metrics(outputs, labels)}
         return {f"{stage}/{name}": value for name, value in metrics.items()}
 
-    def _run_evaluation(self, module: TrainingModule, loader: Iterable[Any], stage: str, *,
-                        with_labels: bool) -> tuple[torch.Tensor, torch.Tensor, float]:
+    def _run_evaluation(
+        self, module: TrainingModule, loader: Iterable[Any], stage: str, *, with_labels: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, float]:
         was_training = module.training
         module.eval()
         total = self._length(loader, stage)

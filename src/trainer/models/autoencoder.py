@@ -37,11 +37,24 @@ class Autoencoder(nn.Module):
         super().__init__()
         if out_features is not None and out_features != in_features:
             raise ValueError(f"an autoencoder outputs its input width {in_features}, not {out_features}")
-        common = {"activation": activation, "init": init, "batch_norm": batch_norm, "dropout": dropout}
-        self.encoder = MLP(in_features=in_features, out_features=code_size,
-                           hidden_sizes=list(hidden_sizes), **common)
-        self.decoder = MLP(in_features=code_size, out_features=in_features,
-                           hidden_sizes=list(reversed(list(hidden_sizes))), **common)
+        self.encoder = MLP(
+            in_features=in_features,
+            out_features=code_size,
+            hidden_sizes=list(hidden_sizes),
+            activation=activation,
+            init=init,
+            batch_norm=batch_norm,
+            dropout=dropout,
+        )
+        self.decoder = MLP(
+            in_features=code_size,
+            out_features=in_features,
+            hidden_sizes=list(reversed(list(hidden_sizes))),
+            activation=activation,
+            init=init,
+            batch_norm=batch_norm,
+            dropout=dropout,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))  # type: ignore[no-any-return]
+        return self.decoder(self.encoder(x))

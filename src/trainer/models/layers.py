@@ -38,8 +38,15 @@ INITIALIZERS = (
 )
 
 # torch's name for the gain of each activation (calculate_gain); GELU and ELU are close to ReLU.
-_GAIN_NAME = {"relu": "relu", "leaky_relu": "leaky_relu", "elu": "relu", "gelu": "relu",
-              "selu": "selu", "tanh": "tanh", "sigmoid": "sigmoid"}
+_GAIN_NAME = {
+    "relu": "relu",
+    "leaky_relu": "leaky_relu",
+    "elu": "relu",
+    "gelu": "relu",
+    "selu": "selu",
+    "tanh": "tanh",
+    "sigmoid": "sigmoid",
+}
 
 
 def make_activation(name: str) -> nn.Module:
@@ -58,9 +65,7 @@ def make_activation(name: str) -> nn.Module:
 
 def check_initializer(name: str) -> None:
     if name not in INITIALIZERS:
-        raise ConfigError(
-            f"model.init={name!r} is not known; choose one of {', '.join(INITIALIZERS)}."
-        )
+        raise ConfigError(f"model.init={name!r} is not known; choose one of {', '.join(INITIALIZERS)}.")
 
 
 @torch.no_grad()
@@ -75,14 +80,13 @@ def init_linear(layer: nn.Linear, *, init: str, activation: str) -> None:
         nn.init.xavier_normal_(weight)
     elif init in ("glorot_uniform", "xavier_uniform"):
         nn.init.xavier_uniform_(weight)
-    elif init in ("he_normal", "kaiming_normal"):
-        nonlinearity = "leaky_relu" if gain_name == "leaky_relu" else "relu"
-        nn.init.kaiming_normal_(weight, a=0.01 if nonlinearity == "leaky_relu" else 0.0,
-                                mode="fan_in", nonlinearity=nonlinearity)
-    elif init in ("he_uniform", "kaiming_uniform"):
-        nonlinearity = "leaky_relu" if gain_name == "leaky_relu" else "relu"
-        nn.init.kaiming_uniform_(weight, a=0.01 if nonlinearity == "leaky_relu" else 0.0,
-                                 mode="fan_in", nonlinearity=nonlinearity)
+    elif init in ("he_normal", "kaiming_normal", "he_uniform", "kaiming_uniform"):
+        # He init assumes ReLU; leaky ReLU gets its own gain, other activations the ReLU one.
+        leaky = gain_name == "leaky_relu"
+        kaiming = nn.init.kaiming_normal_ if init.endswith("normal") else nn.init.kaiming_uniform_
+        kaiming(
+            weight, a=0.01 if leaky else 0.0, mode="fan_in", nonlinearity="leaky_relu" if leaky else "relu"
+        )
     elif init == "lecun_normal":
         fan_in = weight.shape[1]
         nn.init.normal_(weight, mean=0.0, std=1.0 / math.sqrt(fan_in))

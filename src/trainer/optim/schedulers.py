@@ -54,7 +54,11 @@ def piecewise(
 
 
 def exponential(
-    optimizer: torch.optim.Optimizer, plan: TrainingPlan, *, s: float = 10.0, interval: str = "epoch"
+    optimizer: torch.optim.Optimizer,
+    plan: TrainingPlan,
+    *,
+    s: float = 10.0,
+    interval: str = "epoch",
 ) -> SchedulerSpec:
     """Exponential decay: the rate drops tenfold every ``s`` epochs (or steps)."""
     _check_interval(interval)
@@ -95,7 +99,12 @@ def performance(
     if not 0 < factor < 1:
         raise ConfigError(f"scheduler.factor={factor} must be between 0 and 1.")
     scheduler = lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode=mode, factor=factor, patience=patience, threshold=threshold, min_lr=min_lr
+        optimizer,
+        mode="min" if mode == "min" else "max",
+        factor=factor,
+        patience=patience,
+        threshold=threshold,
+        min_lr=min_lr,
     )
     return SchedulerSpec(scheduler, interval="epoch", monitor=monitor)
 
@@ -122,7 +131,7 @@ def onecycle(
         pct_start=pct_start,
         div_factor=div_factor,
         final_div_factor=final_div_factor,
-        anneal_strategy=anneal_strategy,
+        anneal_strategy="cos" if anneal_strategy == "cos" else "linear",
         three_phase=three_phase,
         # Cycle momentum only where the optimizer has some: it would add momentum to plain SGD.
         cycle_momentum=any(g.get("momentum", 0) > 0 or "betas" in g for g in optimizer.param_groups),

@@ -33,9 +33,7 @@ def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
     }
 
 
-def multiclass_ranking_metrics(
-    y_true: np.ndarray, probabilities: np.ndarray
-) -> dict[str, float]:
+def multiclass_ranking_metrics(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     """One-vs-rest macro ROC-AUC; NaN when a class is absent from the split."""
     labels = np.arange(probabilities.shape[1])
     if len(np.unique(y_true)) < probabilities.shape[1]:

@@ -41,9 +41,7 @@ class EarlyStopping(Callback):
     ) -> None:
         check_mode(mode, "callbacks.early_stopping")
         if patience < 0:
-            raise ConfigError(
-                f"callbacks.early_stopping.patience={patience} must be 0 or more."
-            )
+            raise ConfigError(f"callbacks.early_stopping.patience={patience} must be 0 or more.")
         self.monitor = monitor
         self.mode = mode
         self.patience = patience
@@ -66,14 +64,11 @@ class EarlyStopping(Callback):
             return (
                 False,
                 True,
-                f"{self.monitor} did not improve for {self.wait + 1} validations "
-                f"(best {self.best:.6g})",
+                f"{self.monitor} did not improve for {self.wait + 1} validations (best {self.best:.6g})",
             )
         return False, False, ""
 
-    def on_validation_end(
-        self, trainer: Trainer, module: TrainingModule, metrics: dict[str, float]
-    ) -> None:
+    def on_validation_end(self, trainer: Trainer, module: TrainingModule, metrics: dict[str, float]) -> None:
         if self.monitor not in metrics:
             raise ConfigError(missing_metric_message(self.monitor, metrics, "callbacks.early_stopping"))
         value = float(metrics[self.monitor])
@@ -81,9 +76,7 @@ class EarlyStopping(Callback):
         if improved:
             self.best, self.wait = value, 0
             if self.restore_best_weights:
-                self._best_weights = {
-                    k: v.detach().clone() for k, v in module.model.state_dict().items()
-                }
+                self._best_weights = {k: v.detach().clone() for k, v in module.model.state_dict().items()}
         else:
             self.wait += 1
         if stop:

@@ -22,8 +22,7 @@ class LearningRateMonitor(Callback):
     def __init__(self, *, logging_interval: str = "epoch") -> None:
         if logging_interval not in ("epoch", "step"):
             raise ConfigError(
-                f"callbacks.lr_monitor.logging_interval={logging_interval!r}; "
-                "choose 'epoch' or 'step'."
+                f"callbacks.lr_monitor.logging_interval={logging_interval!r}; choose 'epoch' or 'step'."
             )
         self.logging_interval = logging_interval
         self.history: list[tuple[int, float]] = []

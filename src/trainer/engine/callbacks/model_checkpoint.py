@@ -86,9 +86,7 @@ class ModelCheckpoint(Callback):
         worst = self._worst()
         return worst is not None and is_improvement(score, worst[1], mode=self.mode)
 
-    def on_train_epoch_end(
-        self, trainer: Trainer, module: TrainingModule, metrics: dict[str, float]
-    ) -> None:
+    def on_train_epoch_end(self, trainer: Trainer, module: TrainingModule, metrics: dict[str, float]) -> None:
         if trainer.fast_dev_run or trainer.current_epoch % self.every_n_epochs != 0:
             return
         directory = self._directory(trainer)
@@ -103,9 +101,7 @@ class ModelCheckpoint(Callback):
         assert self.monitor is not None
         if self.monitor not in metrics:
             if any(key.startswith("val/") for key in metrics) or not self.monitor.startswith("val/"):
-                raise ConfigError(
-                    missing_metric_message(self.monitor, metrics, "callbacks.model_checkpoint")
-                )
+                raise ConfigError(missing_metric_message(self.monitor, metrics, "callbacks.model_checkpoint"))
             return  # no validation this epoch (check_val_every_n_epoch)
         score = float(metrics[self.monitor])
         if not self.wants(score):

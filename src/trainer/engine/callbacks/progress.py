@@ -47,7 +47,13 @@ class ProgressBar(Callback):
     def on_fit_start(self, trainer: Trainer, module: TrainingModule) -> None:
         if not self.interactive:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self._progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
@@ -65,8 +71,10 @@ class ProgressBar(Callback):
         if self._task is not None:
             self._progress.remove_task(self._task)
         self._task = self._progress.add_task(
-            "train", total=trainer.num_training_batches or None,
-            epoch=f"{trainer.current_epoch + 1}/{trainer.max_epochs}", info="",
+            "train",
+            total=trainer.num_training_batches or None,
+            epoch=f"{trainer.current_epoch + 1}/{trainer.max_epochs}",
+            info="",
         )
 
     def on_train_batch_end(self, trainer: Trainer, module: TrainingModule, loss: Any) -> None:
@@ -77,9 +85,7 @@ class ProgressBar(Callback):
                 self._task, completed=trainer.batch_idx + 1, info=f"loss={float(loss.detach()):.4g}"
             )
 
-    def on_train_epoch_end(
-        self, trainer: Trainer, module: TrainingModule, metrics: dict[str, float]
-    ) -> None:
+    def on_train_epoch_end(self, trainer: Trainer, module: TrainingModule, metrics: dict[str, float]) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, completed=trainer.num_training_batches, info=_format(metrics))
         # The same summary goes to the run's log file either way.
