@@ -27,6 +27,7 @@ from trainer.tasks import (
     RegressionObjective,
 )
 from trainer.tracking.base import Logger
+from trainer.tracking.redact import redact_tree
 
 
 def _instantiate(node: Any, where: str, **kwargs: Any) -> Any:
@@ -130,7 +131,8 @@ def build_trainer(cfg: DictConfig, *, run_dir: Path, callbacks: Sequence[Any], l
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
-    trainer.config = {str(k): v for k, v in resolved.items()}
+    # Stored in every checkpoint, which may be uploaded: no credentials in it.
+    trainer.config = redact_tree({str(k): v for k, v in resolved.items()})
     return trainer
 
 

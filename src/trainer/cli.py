@@ -1,4 +1,4 @@
-"""``trainer <command> [overrides]``: dispatch only; the work happens in train/evaluate."""
+"""``trainer <command> [overrides]``: dispatch only; the work happens in train/evaluate/upload."""
 
 from __future__ import annotations
 
@@ -6,15 +6,22 @@ import logging
 import math
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from trainer.errors import UserError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from trainer.train import RunResult
 
 USAGE = """\
 usage: trainer <command> [key=value ...] [--cfg]
 
 commands:
-  train     compose conf/train.yaml with the overrides, fit, test, save the run
+  train     compose conf/train.yaml with the overrides, fit, test, record the run
   eval      test a saved checkpoint: trainer eval ckpt_path=runs/<run>/checkpoints/last.ckpt
+  upload    send a run's records that MLflow missed: trainer upload runs/<run> [logger.tracking_uri=...]
   help      this message
 
 options:
@@ -25,6 +32,7 @@ examples:
   trainer train model=mlp optimizer=adam optimizer.lr=3e-4 trainer.max_epochs=20
   trainer train experiment=digits_mlp model.dropout=0.2
   trainer train data=csv data.source.path=claims.csv data.target=is_fraud
+  trainer train logger.tracking_uri=http://127.0.0.1:5000 logger.experiment_name=claims
 """
 
 
@@ -56,6 +64,7 @@ def _print_metrics(title: str, metrics: dict[str, float]) -> None:
 
 
 def _train(overrides: list[str], print_config: bool) -> int:
+    """Compose, train, and print the final metrics and where the run went."""
     from omegaconf import OmegaConf
 
     from trainer.config.compose import compose_config
@@ -67,15 +76,31 @@ def _train(overrides: list[str], print_config: bool) -> int:
         return 0
     result = train(composed)
     _print_metrics("Final metrics", result.metrics)
-    print(f"\nRun saved to {result.run_dir}")
-    print(f"  config: {result.run_dir / 'config.yaml'}   log: {result.run_dir / 'train.log'}")
-    if result.best_checkpoint:
-        print(f"  best checkpoint: {result.best_checkpoint}")
-    print(
-        f"Browse it: open {result.run_dir}/metrics.csv, or test it again with "
-        f"`trainer eval ckpt_path={result.last_checkpoint or '<checkpoint>'}`"
-    )
+    _print_where(result, composed.cfg)
     return 0
+
+
+def _print_where(result: RunResult, cfg: DictConfig) -> None:
+    """Say where the run was saved and how to look at it."""
+    from trainer.tracking.redact import redact
+
+    print(f"\nRun saved to {result.run_dir}  (config.yaml, train.log, figures/, checkpoints/)")
+    if result.last_checkpoint:
+        print(f"  test it again: trainer eval ckpt_path={result.last_checkpoint}")
+    target = str(cfg.logger.get("_target_", "")) if cfg.logger else ""
+    if result.spool_path:
+        print(f"  MLflow was unreachable: its records wait in {result.spool_path}")
+        print(f"  send them when the server is back: trainer upload {result.run_dir}")
+    elif target.endswith("MLflowLogger"):
+        uri = redact(str(cfg.logger.tracking_uri))
+        print(f"  MLflow run {result.tracking_run_id} in experiment {cfg.logger.experiment_name!r} at {uri}")
+        if uri.startswith(("http://", "https://")):
+            print(f"  browse it: open {uri} in a browser")
+        else:
+            store = "" if uri == "sqlite:///mlflow.db" else f" --backend-store-uri {uri}"
+            print(f"  browse it: mlflow ui{store}   then open http://127.0.0.1:5000")
+    elif target.endswith("CSVLogger"):
+        print(f"  metrics: {result.run_dir / 'metrics.csv'}")
 
 
 def _eval(overrides: list[str]) -> int:
@@ -87,6 +112,23 @@ def _eval(overrides: list[str]) -> int:
     rest = [o for o in overrides if not o.startswith("ckpt_path=")]
     path = ckpt[-1].split("=", 1)[1]
     _print_metrics(f"Test metrics of {path}", evaluate(path, rest))
+    return 0
+
+
+def _upload(args: list[str]) -> int:
+    from trainer.tracking.upload import upload_spool
+
+    folders = [a for a in args if "=" not in a]
+    uris = [a.split("=", 1)[1] for a in args if a.startswith("logger.tracking_uri=")]
+    if len(folders) != 1:
+        raise UserError(
+            "trainer upload needs one run folder: trainer upload runs/<run> [logger.tracking_uri=...]"
+        )
+    summary = upload_spool(folders[0], tracking_uri=uris[-1] if uris else None)
+    print(
+        f"Uploaded {summary['metrics']} metric points, {summary['params']} params, {summary['tags']} tags "
+        f"and {summary['artifacts']} artifacts to run {summary['run_id']}."
+    )
     return 0
 
 
@@ -110,22 +152,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     _setup_console_logging()
+    commands = {
+        "train": lambda: _train(rest, print_config),
+        "eval": lambda: _eval(rest),
+        "upload": lambda: _upload(rest),
+    }
+    if command not in commands:
+        print(
+            f"error: unknown command {command!r}; choose one of {', '.join(commands)}. See trainer --help.",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        if command == "train":
-            return _train(rest, print_config)
-        if command == "eval":
-            return _eval(rest)
+        return commands[command]()
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("Interrupted; the run folder keeps everything saved so far.", file=sys.stderr)
         return 130
-    print(
-        f"error: unknown command {command!r}; choose train or eval. See trainer --help.",
-        file=sys.stderr,
-    )
-    return 2
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from trainer.tracking.redact import redact, redact_tree
+
 NAME_MAX = 80
 _SKIP_IN_NAME = ("seed=", "paths.", "run_name=", "logger", "trainer.accelerator", "ckpt_path=")
 
@@ -52,12 +54,13 @@ def write_config_files(
     """``config.yaml`` (resolved) at the top, and Hydra's own layout under ``.hydra/``."""
     hydra_dir = run_dir / ".hydra"
     hydra_dir.mkdir(parents=True, exist_ok=True)
-    resolved = OmegaConf.to_yaml(cfg, resolve=True)
-    (run_dir / "config.yaml").write_text(resolved)
-    (hydra_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=False))
-    (hydra_dir / "overrides.yaml").write_text(yaml.safe_dump(list(overrides)))
+    # Every file here may become an artifact: credentials in URIs are masked first.
+    (run_dir / "config.yaml").write_text(redact(OmegaConf.to_yaml(cfg, resolve=True)))
+    (hydra_dir / "config.yaml").write_text(redact(OmegaConf.to_yaml(cfg, resolve=False)))
+    (hydra_dir / "overrides.yaml").write_text(yaml.safe_dump(redact_tree(list(overrides))))
     if hydra_cfg:
-        (hydra_dir / "hydra.yaml").write_text(yaml.safe_dump({"hydra": hydra_cfg}, sort_keys=False))
+        hydra_text = yaml.safe_dump({"hydra": redact_tree(hydra_cfg)}, sort_keys=False)
+        (hydra_dir / "hydra.yaml").write_text(hydra_text)
 
 
 @contextmanager

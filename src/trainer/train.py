@@ -1,8 +1,8 @@
 """``train(cfg)``: the one function the CLI and every sweep trial call.
 
-It builds everything from the config, fits, tests the best checkpoint, and returns the
-metrics. It leaves no global state behind (log handlers, deterministic flags), so a
-hundred trials can run in one process.
+It builds everything from the config, fits, tests the best checkpoint, records the run, and
+returns the metrics. It leaves no global state behind (log handlers, deterministic flags),
+so a hundred trials can run in one process.
 """
 
 from __future__ import annotations
@@ -27,9 +27,14 @@ from trainer.build import (
 )
 from trainer.config.compose import ComposedConfig
 from trainer.config.validate import validate_config
+from trainer.engine.checkpoint import load_checkpoint
+from trainer.engine.device import describe_device
 from trainer.engine.seed import seed_everything
 from trainer.run_dir import log_to_file, make_run_dir, readable_run_name, write_config_files
 from trainer.tracking.params import flatten_config
+from trainer.tracking.provenance import provenance_tags
+from trainer.tracking.redact import redact
+from trainer.tracking.run_outputs import make_figures, package_model, upload_run_files
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +47,10 @@ class RunResult:
         metrics: final validation metrics (``val/...``) and test metrics (``test/...``).
         run_dir: the run folder.
         best_checkpoint: path of the best checkpoint, or "" when none was kept.
+        last_checkpoint: path of ``last.ckpt``, or "".
         history: one row per epoch.
+        tracking_run_id: the tracker's id of the run (MLflow run id), if any.
+        model_uri: where the packaged model was logged, if it was.
     """
 
     metrics: dict[str, float]
@@ -51,17 +59,19 @@ class RunResult:
     last_checkpoint: str = ""
     history: list[dict[str, float]] = field(default_factory=list)
     tracking_run_id: str | None = None
+    model_uri: str | None = None
+    spool_path: str | None = None
 
 
 def train(composed: ComposedConfig | DictConfig, *, callbacks: Sequence[Any] = ()) -> RunResult:
-    """Fit and test the run that ``composed`` describes.
+    """Fit, test and record the run that ``composed`` describes.
 
     Args:
         composed: a :class:`ComposedConfig` from ``compose_config`` (or a bare DictConfig).
         callbacks: extra callbacks appended after the configured ones (a sweep's pruner).
 
     Returns:
-        The run's metrics, folder and checkpoints.
+        The run's metrics, folder, checkpoints and tracking ids.
 
     Raises:
         UserError: bad config or data, or a non-finite loss; the message says what to fix.
@@ -92,36 +102,68 @@ def train(composed: ComposedConfig | DictConfig, *, callbacks: Sequence[Any] = (
             trainer.device,
             trainer.precision,
         )
+        resume_id = load_checkpoint(cfg.ckpt_path)["tracking_run_id"] if cfg.ckpt_path else None
+        logger.start(run_name=run_name, run_dir=run_dir, resume_run_id=resume_id or None)
+        result = RunResult(metrics={}, run_dir=run_dir, tracking_run_id=logger.run_id)
         status = "FAILED"
         try:
-            logger.log_hyperparams(flatten_config(trainer.config or {}))
-            trainer.fit(module, datamodule, ckpt_path=cfg.ckpt_path)
-            metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-            checkpoint = trainer.checkpoint_callback
-            best = getattr(checkpoint, "best_model_path", "") if checkpoint else ""
-            if cfg.test_after_fit and datamodule.test_dataloader() is not None:
-                metrics.update(trainer.test(module, datamodule, ckpt_path=best or None))
-                trainer.log_metrics(
-                    {k: v for k, v in metrics.items() if k.startswith("test/")},
-                    step=trainer.global_step,
-                )
+            _record_start(logger, trainer, datamodule, composed.overrides, run_dir)
+            result.metrics = _fit_and_test(cfg, trainer, module, datamodule)
+            _write_metrics(run_dir / "metrics.json", result.metrics)
+            _record_end(logger, trainer, module, datamodule, run_dir, result)
             status = "FINISHED"
         except KeyboardInterrupt:
             status = "KILLED"
             raise
+        except BaseException as exc:
+            logger.set_tags({"error": f"{type(exc).__name__}: {exc}"[:5000]})
+            raise
         finally:
+            logger.log_artifact(run_dir / "train.log")
             logger.finalize(status)
-        result = RunResult(
-            metrics=metrics,
-            run_dir=run_dir,
-            best_checkpoint=best,
-            last_checkpoint=getattr(checkpoint, "last_model_path", "") if checkpoint else "",
-            history=trainer.history,
-            tracking_run_id=logger.run_id,
-        )
-        _write_metrics(run_dir / "metrics.json", metrics)
-        log.info("Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+            result.tracking_run_id = logger.run_id
+            result.spool_path = str(getattr(logger, "spool_path", None) or "") or None
+        checkpoint = trainer.checkpoint_callback
+        result.best_checkpoint = getattr(checkpoint, "best_model_path", "") if checkpoint else ""
+        result.last_checkpoint = getattr(checkpoint, "last_model_path", "") if checkpoint else ""
+        result.history = trainer.history
+        log.info("Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
     return result
+
+
+def _fit_and_test(cfg: DictConfig, trainer: Any, module: Any, datamodule: Any) -> dict[str, float]:
+    trainer.fit(module, datamodule, ckpt_path=cfg.ckpt_path)
+    metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    checkpoint = trainer.checkpoint_callback
+    best = getattr(checkpoint, "best_model_path", "") if checkpoint else ""
+    if cfg.test_after_fit and datamodule.test_dataloader() is not None:
+        test_metrics = trainer.test(module, datamodule, ckpt_path=best or None)
+        trainer.log_metrics(test_metrics, step=trainer.global_step)
+        metrics.update(test_metrics)
+    return metrics
+
+
+def _record_start(logger: Any, trainer: Any, datamodule: Any, overrides: list[str], run_dir: Path) -> None:
+    tags = provenance_tags(device=describe_device(trainer.device), precision=trainer.precision)
+    tags["overrides"] = redact(" ".join(overrides)) or "(none)"
+    tags["run_dir"] = str(run_dir)
+    logger.set_tags(tags)
+    logger.log_hyperparams(flatten_config(trainer.config or {}))
+    if hasattr(logger, "log_dataset"):
+        info = datamodule.describe()
+        logger.log_dataset(
+            datamodule.splits_, name=str(info["name"]), source=str(info["source"]), target=datamodule.target
+        )
+
+
+def _record_end(
+    logger: Any, trainer: Any, module: Any, datamodule: Any, run_dir: Path, result: RunResult
+) -> None:
+    figure_paths = make_figures(run_dir, trainer, module, datamodule)
+    upload_run_files(logger, run_dir, trainer, figure_paths)
+    if getattr(logger, "log_model_enabled", False):
+        model_dir = package_model(run_dir, module, datamodule, (trainer.config or {})["model"])
+        result.model_uri = logger.log_model(model_dir)
 
 
 def _write_metrics(path: Path, metrics: dict[str, float]) -> None:

@@ -36,6 +36,14 @@ class TrainerConfig:
     deterministic: bool = False
 
 
+#: The types of the fields typed ``Any`` above: OmegaConf 2.3 cannot hold a union of primitives,
+#: so ``validate`` checks these itself (``fast_dev_run=abc`` would otherwise fail deep in the Trainer).
+UNION_FIELDS: dict[str, Any] = {
+    **{f"trainer.limit_{stage}_batches": int | float for stage in ("train", "val", "test", "predict")},
+    "trainer.fast_dev_run": bool | int,
+}
+
+
 @dataclass
 class ObjectiveConfig:
     name: str = "auto"

@@ -18,10 +18,11 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from trainer.config.schema import TrainConfig
+from trainer.config.schema import UNION_FIELDS, TrainConfig
 from trainer.errors import ConfigError
 
 HYDRA_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_args_"})
+REQUIRED_GROUPS = ("data", "model", "optimizer")
 
 
 def validate_config(cfg: DictConfig) -> DictConfig:
@@ -36,6 +37,17 @@ def validate_config(cfg: DictConfig) -> DictConfig:
         raise ConfigError(
             f"{missing[0]} has no value (???); pass it on the command line, e.g. {missing[0]}=..."
         )
+    for group in REQUIRED_GROUPS:  # e.g. ~data: nothing would be built, and the error would come later
+        if not typed[group]:
+            raise ConfigError(f"{group} is empty; choose one of conf/{group}/ with {group}=<option>.")
+    for key, hint in UNION_FIELDS.items():
+        value = OmegaConf.select(typed, key)
+        raw = OmegaConf.to_container(value) if isinstance(value, ListConfig | DictConfig) else value
+        if not _matches(raw, hint):
+            raise ConfigError(
+                f"{key}={raw!r} has the wrong type: expected {_type_name(hint)}. "
+                "Fix the value on the command line or in conf/."
+            )
     _check_targets(typed, "")
     return typed
 
@@ -124,12 +136,19 @@ def _matches(value: Any, hint: Any) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if hint is str:
         return isinstance(value, str)
+    if _is_tensor_type(hint):  # a config holds no tensors; torch takes a number in their place
+        return isinstance(value, int | float) and not isinstance(value, bool)
     if origin in (list, tuple, collections.abc.Sequence):
         if isinstance(value, str) or not isinstance(value, list | tuple):
             return False
         args = [arg for arg in typing.get_args(hint) if arg is not Ellipsis]
         return len(args) != 1 or all(_matches(item, args[0]) for item in value)
-    return True  # anything richer (tensors, objects) is left to the target itself
+    return True  # anything richer (paths, objects) is left to the target itself
+
+
+def _is_tensor_type(hint: Any) -> bool:
+    # By name, so that checking a config does not import torch.
+    return getattr(hint, "__module__", "") == "torch" and getattr(hint, "__name__", "") == "Tensor"
 
 
 def _allows_none(hint: Any) -> bool:

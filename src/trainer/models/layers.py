@@ -49,18 +49,19 @@ _GAIN_NAME = {
 }
 
 
+def check_activation(name: str) -> None:
+    if name not in ACTIVATIONS:
+        raise ConfigError(f"model.activation={name!r} is not known; choose one of {', '.join(ACTIVATIONS)}.")
+
+
 def make_activation(name: str) -> nn.Module:
     """A fresh activation module by name.
 
     Raises:
         ConfigError: unknown name (the message lists the choices).
     """
-    try:
-        return ACTIVATIONS[name]()
-    except KeyError:
-        raise ConfigError(
-            f"model.activation={name!r} is not known; choose one of {', '.join(ACTIVATIONS)}."
-        ) from None
+    check_activation(name)
+    return ACTIVATIONS[name]()
 
 
 def check_initializer(name: str) -> None:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from trainer.errors import ConfigError
-from trainer.models.layers import check_initializer, init_linear, make_activation
+from trainer.models.layers import check_activation, check_initializer, init_linear, make_activation
 
 BATCH_NORM_PLACES = ("none", "before", "after")
 
@@ -56,6 +56,7 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         check_initializer(init)
+        check_activation(activation)  # a typo must fail even with no hidden layer to use it
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"model.dropout={dropout} must be in [0, 1).")
         if any(int(h) < 1 for h in hidden_sizes):

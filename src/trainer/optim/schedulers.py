@@ -45,6 +45,7 @@ def piecewise(
 ) -> SchedulerSpec:
     """Piecewise-constant schedule: multiply by ``gamma`` at each milestone."""
     _check_interval(interval)
+    _positive("gamma", gamma)  # 0 or less would stop training or climb the loss
     marks = sorted(int(m) for m in milestones)
 
     def factor(t: int) -> float:
@@ -122,13 +123,18 @@ def onecycle(
 ) -> SchedulerSpec:
     """1cycle (Smith 2018): warm up to ``max_lr``, then anneal far below the start, per batch."""
     _positive("max_lr", max_lr)
+    _positive("div_factor", div_factor)
+    _positive("final_div_factor", final_div_factor)
+    # torch accepts 1 and then divides by the zero-length annealing phase; it rejects an int 0.
+    if not 0 <= pct_start < 1:
+        raise ConfigError(f"scheduler.pct_start={pct_start} must be in [0, 1).")
     if anneal_strategy not in ("cos", "linear"):
         raise ConfigError(f"scheduler.anneal_strategy={anneal_strategy!r}; choose 'cos' or 'linear'.")
     scheduler = lr_scheduler.OneCycleLR(
         optimizer,
         max_lr=max_lr,
         total_steps=plan.total_steps,
-        pct_start=pct_start,
+        pct_start=float(pct_start),
         div_factor=div_factor,
         final_div_factor=final_div_factor,
         anneal_strategy="cos" if anneal_strategy == "cos" else "linear",

@@ -19,7 +19,13 @@ class Logger(Protocol):
         """An id to store in checkpoints so a resumed run continues the same record."""
         ...
 
+    def start(self, *, run_name: str, run_dir: Path, resume_run_id: str | None = None) -> None:
+        """Open the record of a run (or reopen ``resume_run_id`` when resuming a checkpoint)."""
+        ...
+
     def log_hyperparams(self, params: dict[str, Any]) -> None: ...
+
+    def set_tags(self, tags: dict[str, Any]) -> None: ...
 
     def log_metrics(self, metrics: dict[str, float], *, step: int) -> None: ...
 
@@ -37,7 +43,13 @@ class NullLogger:
     def run_id(self) -> str | None:
         return None
 
+    def start(self, *, run_name: str, run_dir: Path, resume_run_id: str | None = None) -> None:
+        return None
+
     def log_hyperparams(self, params: dict[str, Any]) -> None:
+        return None
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
         return None
 
     def log_metrics(self, metrics: dict[str, float], *, step: int) -> None:

@@ -33,9 +33,16 @@ class CSVLogger:
     def run_id(self) -> str | None:
         return None
 
+    def start(self, *, run_name: str, run_dir: Path, resume_run_id: str | None = None) -> None:
+        return None
+
     def log_hyperparams(self, params: dict[str, Any]) -> None:
         with open(self.save_dir / "params.yaml", "w") as f:
             yaml.safe_dump(params, f, sort_keys=True)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        with open(self.save_dir / "tags.yaml", "a") as f:
+            yaml.safe_dump({str(k): str(v) for k, v in tags.items()}, f, sort_keys=True)
 
     def log_metrics(self, metrics: dict[str, float], *, step: int) -> None:
         self._rows.extend((step, name, float(value)) for name, value in metrics.items())

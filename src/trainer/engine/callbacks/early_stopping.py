@@ -61,10 +61,12 @@ class EarlyStopping(Callback):
         if is_improvement(value, self.best, mode=self.mode, min_delta=self.min_delta):
             return True, False, ""
         if self.wait + 1 >= self.patience:
+            # No best yet when the metric was never finite (check_finite=False).
+            best = "None" if self.best is None else f"{self.best:.6g}"
             return (
                 False,
                 True,
-                f"{self.monitor} did not improve for {self.wait + 1} validations (best {self.best:.6g})",
+                f"{self.monitor} did not improve for {self.wait + 1} validations (best {best})",
             )
         return False, False, ""
 

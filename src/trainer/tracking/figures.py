@@ -1,0 +1,114 @@
+"""The run's pictures (PNG): learning curves, confusion matrix, ROC and PR curves, residuals,
+reconstruction errors by class, and the learning-rate schedule."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display is needed or wanted
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn import metrics as skm  # noqa: E402
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def learning_curves(history: list[dict[str, float]], path: Path) -> Path | None:
+    """Train vs validation loss per epoch: the picture of over- and under-fitting."""
+    rows = [r for r in history if "train/loss" in r]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    epochs = [r["epoch"] for r in rows]
+    ax.plot(epochs, [r["train/loss"] for r in rows], marker=".", label="train")
+    val = [(r["epoch"], r["val/loss"]) for r in rows if "val/loss" in r and math.isfinite(r["val/loss"])]
+    if val:
+        ax.plot(*zip(*val, strict=True), marker=".", label="validation")
+    ax.set(xlabel="epoch", ylabel="loss", title="Learning curves")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def learning_rate(history: list[tuple[int, float]], path: Path) -> Path | None:
+    """The learning rate against the optimizer step."""
+    if not history:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps, rates = zip(*history, strict=True)
+    ax.plot(steps, rates)
+    ax.set(xlabel="step", ylabel="learning rate", title="Learning-rate schedule")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def confusion_matrix(matrix: np.ndarray, labels: list[Any], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(labels), 0.8 + 0.6 * len(labels)))
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(
+            j, i, str(count), ha="center", va="center", color="white" if count > matrix.max() / 2 else "black"
+        )
+    ax.set_xticks(range(len(labels)), [str(c) for c in labels], rotation=45)
+    ax.set_yticks(range(len(labels)), [str(c) for c in labels])
+    ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test)")
+    return _save(fig, path)
+
+
+def roc_and_pr(y_true: np.ndarray, scores: np.ndarray, directory: Path) -> list[Path]:
+    """ROC and precision-recall curves of a binary score (skipped for a one-class split)."""
+    if len(np.unique(y_true)) < 2:
+        return []
+    fpr, tpr, _ = skm.roc_curve(y_true, scores)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(fpr, tpr, label=f"AUC = {skm.roc_auc_score(y_true, scores):.3f}")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="no skill")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)")
+    ax.legend(loc="lower right")
+    roc = _save(fig, directory / "roc_curve.png")
+    precision, recall, _ = skm.precision_recall_curve(y_true, scores)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(recall, precision, label=f"AP = {skm.average_precision_score(y_true, scores):.3f}")
+    ax.axhline(float(np.mean(y_true)), linestyle="--", color="grey", label="no skill (positive rate)")
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (test)", ylim=(0, 1.02))
+    ax.legend(loc="upper right")
+    return [roc, _save(fig, directory / "pr_curve.png")]
+
+
+def residuals(y_true: np.ndarray, y_pred: np.ndarray, path: Path) -> Path:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4))
+    left.scatter(y_true, y_pred, s=8, alpha=0.6)
+    low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    left.plot([low, high], [low, high], linestyle="--", color="grey")
+    left.set(xlabel="true", ylabel="predicted", title="Predicted vs true (test)")
+    right.scatter(y_pred, y_true - y_pred, s=8, alpha=0.6)
+    right.axhline(0, linestyle="--", color="grey")
+    right.set(xlabel="predicted", ylabel="residual", title="Residuals (test)")
+    return _save(fig, path)
+
+
+def reconstruction_errors(errors: np.ndarray, labels: np.ndarray, path: Path) -> Path:
+    """Histogram of per-row reconstruction error, one colour per label."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bins = np.histogram_bin_edges(errors, bins=40)
+    for value in np.unique(labels):
+        ax.hist(errors[labels == value], bins=bins, alpha=0.6, density=True, label=f"label {value:g}")
+    ax.set(
+        xlabel="reconstruction error (MSE per row)",
+        ylabel="density",
+        title="Reconstruction error (test)",
+        yscale="log",
+    )
+    ax.legend()
+    return _save(fig, path)

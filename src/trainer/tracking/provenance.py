@@ -1,0 +1,54 @@
+"""Where a run came from: git state, command line, library versions, device."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from trainer.tracking.redact import redact
+
+
+def _git(*args: str, cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def git_state(cwd: Path | None = None) -> dict[str, str]:
+    """Commit and dirty flag of the checkout the run was started from (empty outside git)."""
+    where = cwd or Path.cwd()
+    commit = _git("rev-parse", "HEAD", cwd=where)
+    if not commit:
+        return {}
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=where)
+    return {"git.commit": commit, "git.dirty": str(bool(status)).lower()}
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries that decide a run's numbers."""
+    found = {"python": sys.version.split()[0]}
+    for package in ("torch", "mlflow", "optuna", "scikit-learn", "hydra-core", "numpy", "trainer"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return {f"version.{name}": value for name, value in found.items()}
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The command that started this process, credentials masked."""
+    args = sys.argv if argv is None else argv
+    return redact(" ".join(shlex.quote(a) for a in [Path(args[0]).name, *args[1:]]))
+
+
+def provenance_tags(*, device: str, precision: str) -> dict[str, str]:
+    """All provenance tags of a run."""
+    tags = {**git_state(), **versions(), "command": command_line(), "device": device, "precision": precision}
+    if "git.commit" in tags:
+        tags["mlflow.source.git.commit"] = tags["git.commit"]
+    return tags

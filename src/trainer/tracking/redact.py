@@ -1,0 +1,32 @@
+"""Keep credentials out of everything a run writes: params, tags, logs, config files, checkpoints."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# scheme://user:secret@host -> scheme://user:***@host (postgresql://, http://, mysql+pymysql://, ...)
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<secret>[^@/\s]+)@")
+# ?password=...&token=... in query strings and key=value command lines.
+_QUERY_SECRET = re.compile(
+    r"(?P<key>(?:password|passwd|pwd|token|secret|api_key|apikey|access_key)=)(?P<value>[^&\s]+)",
+    re.IGNORECASE,
+)
+MASK = "***"
+
+
+def redact(text: str) -> str:
+    """``text`` with passwords in URIs and secret query parameters replaced by ``***``."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    return _QUERY_SECRET.sub(lambda m: f"{m['key']}{MASK}", text)
+
+
+def redact_tree(value: Any) -> Any:
+    """Redact every string inside nested dicts, lists and tuples (other values pass through)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_tree(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_tree(item) for item in value)
+    return value
