@@ -30,10 +30,12 @@ from trainer.tracking.base import Logger
 from trainer.tracking.redact import redact_tree
 
 
-def _instantiate(node: Any, where: str, **kwargs: Any) -> Any:
+def instantiate_component(node: Any, where: str, **kwargs: Any) -> Any:
     """instantiate() that surfaces our own UserErrors instead of Hydra's wrapper exception."""
     try:
-        return instantiate(node, **kwargs)
+        # _convert_="all": components get plain lists and dicts, never OmegaConf containers
+        # (an optimizer keeping a ListConfig of betas cannot be saved with weights_only).
+        return instantiate(node, _convert_="all", **kwargs)
     except InstantiationException as exc:
         cause = exc.__cause__
         while cause is not None and not isinstance(cause, UserError):
@@ -44,7 +46,7 @@ def _instantiate(node: Any, where: str, **kwargs: Any) -> Any:
 
 
 def build_datamodule(cfg: DictConfig) -> TabularDataModule:
-    datamodule = _instantiate(cfg.data, "data")
+    datamodule = instantiate_component(cfg.data, "data")
     datamodule.setup()
     return datamodule
 
@@ -91,9 +93,9 @@ def build_module(cfg: DictConfig, datamodule: TabularDataModule) -> TrainingModu
         out_features = in_features
     else:
         out_features = objective.output_size(max(datamodule.num_classes, 1))
-    model = _instantiate(cfg.model, "model", in_features=in_features, out_features=out_features)
-    optimizer_factory = _instantiate(cfg.optimizer, "optimizer")
-    scheduler_factory = _instantiate(cfg.scheduler, "scheduler") if cfg.scheduler else None
+    model = instantiate_component(cfg.model, "model", in_features=in_features, out_features=out_features)
+    optimizer_factory = instantiate_component(cfg.optimizer, "optimizer")
+    scheduler_factory = instantiate_component(cfg.scheduler, "scheduler") if cfg.scheduler else None
     if cfg.regularization.l1 < 0 or cfg.regularization.l2 < 0:
         raise ConfigError("regularization.l1 and regularization.l2 must be 0 or more.")
     return TrainingModule(
@@ -109,7 +111,7 @@ def build_module(cfg: DictConfig, datamodule: TabularDataModule) -> TrainingModu
 def build_callbacks(cfg: DictConfig) -> list[Any]:
     """The configured callbacks in config order; entries set to null are left out."""
     nodes = cfg.callbacks or {}
-    return [_instantiate(node, f"callbacks.{name}") for name, node in nodes.items() if node]
+    return [instantiate_component(node, f"callbacks.{name}") for name, node in nodes.items() if node]
 
 
 def build_logger(cfg: DictConfig) -> Logger:
@@ -117,7 +119,7 @@ def build_logger(cfg: DictConfig) -> Logger:
         from trainer.tracking.base import NullLogger
 
         return NullLogger()
-    return _instantiate(cfg.logger, "logger")
+    return instantiate_component(cfg.logger, "logger")
 
 
 def build_trainer(cfg: DictConfig, *, run_dir: Path, callbacks: Sequence[Any], logger: Logger) -> Trainer:

@@ -163,7 +163,7 @@ def _record_end(
     upload_run_files(logger, run_dir, trainer, figure_paths)
     if getattr(logger, "log_model_enabled", False):
         model_dir = package_model(run_dir, module, datamodule, (trainer.config or {})["model"])
-        result.model_uri = logger.log_model(model_dir)
+        result.model_uri = logger.log_model(model_dir, step=trainer.global_step)
 
 
 def _write_metrics(path: Path, metrics: dict[str, float]) -> None:

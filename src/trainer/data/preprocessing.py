@@ -54,7 +54,9 @@ def split_column_kinds(
         else:
             parsed = pd.to_numeric(series.dropna(), errors="coerce")
             mostly_numbers = len(parsed) > 0 and parsed.notna().mean() >= 0.9
-            is_categorical = not mostly_numbers
+            # to_numeric takes True/False for numbers; a boolean column with gaps lands here too.
+            is_boolean = pd.api.types.infer_dtype(series, skipna=True) == "boolean"
+            is_categorical = is_boolean or not mostly_numbers
         if is_categorical:
             categories.append(str(column))
             continue

@@ -162,7 +162,8 @@ class CsvSource(TableSource):
         except pd.errors.EmptyDataError:
             raise DataError(f"{where} has no columns; it needs a header row and data rows.") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise DataError(f"{where} could not be parsed as CSV: {exc}. Check data.source.sep.") from exc
+            reason = " ".join(str(exc).split())  # pandas ends its message with a newline: keep one line
+            raise DataError(f"{where} could not be parsed as CSV: {reason}. Check data.source.sep.") from exc
         if frame.empty:
             raise DataError(f"{where} has a header but no data rows.")
         frame.columns = [str(c).strip() for c in frame.columns]

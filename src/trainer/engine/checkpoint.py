@@ -75,6 +75,13 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"ckpt_path={str(path)!r} holds keys this trainer does not know: {sorted(leftover)}; "
             "it was written by another program or version."
         )
+    missing = CHECKPOINT_KEYS - set(state)
+    if missing:
+        # Caught here, or a resume dies later on a bare KeyError deep in the Trainer.
+        raise UserError(
+            f"ckpt_path={str(path)!r} lacks keys {sorted(missing)}; it is truncated or was written "
+            "by another program or version."
+        )
     if state["format_version"] != FORMAT_VERSION:
         raise UserError(
             f"ckpt_path={str(path)!r} has format version {state['format_version']}, "

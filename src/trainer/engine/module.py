@@ -58,8 +58,9 @@ class TrainingModule(nn.Module):
         optimizer_factory: called with the parameters to build the optimizer.
         scheduler_factory: called with the optimizer and the training plan; ``None`` for no schedule.
         l1: coefficient of an explicit L1 penalty on weight matrices (not biases or norms).
-        l2: coefficient of an explicit L2 penalty ``l2 * sum(w**2)`` added to the loss. Unlike an
-            optimizer's ``weight_decay`` this goes through Adam's adaptive scaling.
+        l2: coefficient of an explicit L2 penalty ``l2 * sum(w**2)`` added to the loss, on weight
+            matrices only. torch's ``weight_decay`` in Adam adds the same gradient (for ``wd = 2 * l2``)
+            but to biases too; AdamW's decoupled decay is the one that differs under Adam.
     """
 
     def __init__(

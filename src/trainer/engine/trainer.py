@@ -45,6 +45,11 @@ def _limit(total: int, limit: int | float) -> int:
     return min(total, int(limit))
 
 
+def _state_key(callback: Any) -> str:
+    """Key of a callback's state in checkpoints; callbacks need no base class, so no ``state_key``."""
+    return getattr(callback, "state_key", type(callback).__name__)
+
+
 class Trainer:
     """Runs a :class:`TrainingModule` over a datamodule's loaders.
 
@@ -174,8 +179,11 @@ class Trainer:
     ) -> torch.Tensor:
         """The objective's predictions (probabilities, values or per-row errors) for the predict split."""
         self._prepare(module, ckpt_path)
-        loader = datamodule.predict_dataloader()
-        outputs, _, _ = self._run_evaluation(module, loader, "predict", with_labels=False)
+        loader = self._loader(datamodule.predict_dataloader(), "predict")
+        if loader is None:
+            raise UserError("The data has no predict split; set data.test_fraction above 0.")
+        with deterministic_algorithms(self.deterministic):
+            outputs, _, _ = self._run_evaluation(module, loader, "predict", with_labels=False)
         return module.objective.predict(outputs)
 
     def save_checkpoint(self, path: str | Path) -> Path:
@@ -191,7 +199,7 @@ class Trainer:
             "epoch": self.current_epoch,
             "global_step": self.global_step,
             "callbacks": {
-                cb.state_key: cb.state_dict() for cb in self.callbacks if hasattr(cb, "state_dict")
+                _state_key(cb): cb.state_dict() for cb in self.callbacks if hasattr(cb, "state_dict")
             },
             "rng": capture_rng_state(),
             "config": self.config or {},
@@ -333,7 +341,7 @@ class Trainer:
         if callback is not None and getattr(callback, "last_model_path", None):
             saved = f" The last good checkpoint is kept at {callback.last_model_path}."
         return NonFiniteLossError(
-            f"The training loss became {float(loss)} at epoch {self.current_epoch + 1}, "
+            f"The training loss became {float(loss.detach())} at epoch {self.current_epoch + 1}, "
             f"step {self.global_step + 1} (batch {batch_idx}).{saved} Usual fixes: lower the learning "
             "rate (optimizer.lr), clip gradients (trainer.gradient_clip_val=1.0), check the inputs "
             "for NaN or huge values, or train in full precision (trainer.precision=32)."
@@ -436,8 +444,8 @@ class Trainer:
         self.callback_metrics = dict(state["metrics"])
         saved = state["callbacks"]
         for cb in self.callbacks:
-            if hasattr(cb, "load_state_dict") and cb.state_key in saved:
-                cb.load_state_dict(saved[cb.state_key])
+            if hasattr(cb, "load_state_dict") and _state_key(cb) in saved:
+                cb.load_state_dict(saved[_state_key(cb)])
         restore_rng_state(state["rng"])
 
     def _call(self, hook: str, *args: Any) -> None:

@@ -6,7 +6,7 @@ The formulas are the textbook ones (Géron, *Hands-On Machine Learning*, ch. 11)
 - piecewise:   lr0 * gamma ** (number of milestones <= t)
 - exponential: lr0 * 0.1 ** (t / s)
 - power:       lr0 / (1 + t / s) ** c
-- performance: multiply by ``factor`` when ``monitor`` stalls for ``patience`` epochs
+- performance: multiply by ``factor`` when ``monitor`` has not improved for more than ``patience`` epochs
 - onecycle:    up to ``max_lr`` and back down over the whole run, stepped every batch
 - cosine:      lr0 * (1 + cos(pi * t / T)) / 2 down to ``eta_min``, T = the whole run
 """

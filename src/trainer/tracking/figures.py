@@ -11,10 +11,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display is needed or wanted
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn import metrics as skm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn import metrics as skm
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -101,7 +101,7 @@ def residuals(y_true: np.ndarray, y_pred: np.ndarray, path: Path) -> Path:
 def reconstruction_errors(errors: np.ndarray, labels: np.ndarray, path: Path) -> Path:
     """Histogram of per-row reconstruction error, one colour per label."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    bins = np.histogram_bin_edges(errors, bins=40)
+    bins = np.histogram_bin_edges(errors, bins=40).tolist()
     for value in np.unique(labels):
         ax.hist(errors[labels == value], bins=bins, alpha=0.6, density=True, label=f"label {value:g}")
     ax.set(

@@ -8,6 +8,7 @@ whatever is still undelivered when the run ends is written to the run folder's s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -34,6 +35,7 @@ PERMANENT_ERROR_CODES = frozenset(
     }
 )
 STATUSES = ("FINISHED", "FAILED", "KILLED")
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 
 
 def is_permanent_error(exc: Exception) -> bool:
@@ -169,7 +171,12 @@ class MLflowLogger:
         if experiment is not None:
             return str(experiment.experiment_id)
         try:
-            return str(client.create_experiment(self.experiment_name))
+            # The tag makes MLflow 3's UI open the experiment in its model-training view.
+            return str(
+                client.create_experiment(
+                    self.experiment_name, tags={EXPERIMENT_KIND_TAG: "custom_model_development"}
+                )
+            )
         except Exception:  # another process created it between our two calls
             experiment = client.get_experiment_by_name(self.experiment_name)
             if experiment is None:
@@ -250,8 +257,8 @@ class MLflowLogger:
         if not self.log_datasets:
             return
         try:
-            import mlflow.data
             from mlflow.data.code_dataset_source import CodeDatasetSource
+            from mlflow.data.pandas_dataset import from_pandas
             from mlflow.entities import DatasetInput, InputTag
 
             run_id = self._ensure_run()
@@ -262,29 +269,29 @@ class MLflowLogger:
                     continue
                 with warnings.catch_warnings():  # MLflow's hint about integer columns is noise here
                     warnings.simplefilter("ignore")
-                    dataset = mlflow.data.from_pandas(
-                        frame, source=origin, name=f"{name}-{split}", targets=target
-                    )
+                    dataset = from_pandas(frame, source=origin, name=f"{name}-{split}", targets=target)
                     entity = dataset._to_mlflow_entity()
                 inputs.append(DatasetInput(entity, tags=[InputTag("mlflow.data.context", split)]))
             self._client.log_inputs(run_id, datasets=inputs)
         except Exception as exc:  # unreachable store or an unusual source: the run goes on
             log.warning("Could not record the data set inputs: %s", str(exc).splitlines()[0][:200])
 
-    def log_model(self, local_dir: Path, *, name: str = "model") -> str | None:
+    def log_model(self, local_dir: Path, *, name: str = "model", step: int = 0) -> str | None:
         """Upload a saved MLflow model folder as a LoggedModel of this run; register it if asked.
 
         Returns:
             The model URI (``models:/<id>``), or None when it could not be uploaded.
         """
         try:
-            from mlflow.entities import LoggedModelStatus
+            from mlflow.entities import LoggedModelOutput, LoggedModelStatus
 
             run_id = self._ensure_run()
             assert self.experiment_id is not None
             model = self._client.create_logged_model(self.experiment_id, name=name, source_run_id=run_id)
             self._client.log_model_artifacts(model.model_id, str(local_dir))
             self._client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+            # Listed as the run's output, so the run page links to the model.
+            self._client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step)])
             uri = f"models:/{model.model_id}"
             self.set_tags({"model_uri": uri})
             if self.registered_model_name:
@@ -299,10 +306,8 @@ class MLflowLogger:
 
     def _register(self, uri: str, model_id: str, run_id: str) -> None:
         name = self.registered_model_name
-        try:
+        with contextlib.suppress(Exception):  # it exists already: add a version to it
             self._client.create_registered_model(name)
-        except Exception:  # it exists already: add a version
-            pass
         version = self._client.create_model_version(name, source=uri, run_id=run_id, model_id=model_id)
         log.info("Registered the model as %s version %s.", name, version.version)
 

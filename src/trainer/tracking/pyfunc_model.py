@@ -42,7 +42,7 @@ def pip_requirements() -> list[str]:
 def _build_network(spec: dict[str, Any]) -> torch.nn.Module:
     module_name, _, class_name = spec["target"].rpartition(".")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(**spec["kwargs"])  # type: ignore[no-any-return]
+    return cls(**spec["kwargs"])
 
 
 class TabularPyfuncModel(PythonModel):

@@ -92,9 +92,16 @@ class EarlyStopping(Callback):
             module.model.load_state_dict(self._best_weights)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "wait": self.wait, "stopped_epoch": self.stopped_epoch}
+        # The best weights travel too: a run resumed after its best epoch must still end on it.
+        return {
+            "best": self.best,
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best_weights": self._best_weights,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = state["best"]
         self.wait = state["wait"]
         self.stopped_epoch = state["stopped_epoch"]
+        self._best_weights = state.get("best_weights")
