@@ -436,7 +436,7 @@ class Trainer:
         if self.optimizer is not None and state["optimizer"]:
             self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler_spec is not None and state["scheduler"]:
-            self.scheduler_spec.scheduler.load_state_dict(state["scheduler"])
+            self._restore_scheduler(self.scheduler_spec.scheduler, state["scheduler"])
         if self.grad_scaler.is_enabled() and state["grad_scaler"]:
             self.grad_scaler.load_state_dict(state["grad_scaler"])
         self.current_epoch = int(state["epoch"])
@@ -447,6 +447,24 @@ class Trainer:
             if hasattr(cb, "load_state_dict") and _state_key(cb) in saved:
                 cb.load_state_dict(saved[_state_key(cb)])
         restore_rng_state(state["rng"])
+
+    @staticmethod
+    def _restore_scheduler(scheduler: Any, saved: dict[str, Any]) -> None:
+        """Load a schedule's state, refusing one planned for a different run length.
+
+        1cycle and cosine are sized from the whole run; the saved state carries the old size,
+        so resuming to more epochs would run past the schedule's end (1cycle raises deep in
+        torch, cosine silently turns back up).
+        """
+        planned = scheduler.state_dict()
+        for key in ("total_steps", "T_max"):
+            if key in saved and key in planned and saved[key] != planned[key]:
+                raise UserError(
+                    f"The checkpoint's learning-rate schedule was planned for {key}={saved[key]}, this run "
+                    f"plans {key}={planned[key]}: a 1cycle or cosine schedule cannot be stretched. Resume "
+                    "with the trainer.max_epochs the run started with, or start a new run from the weights."
+                )
+        scheduler.load_state_dict(saved)
 
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
