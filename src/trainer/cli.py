@@ -68,12 +68,13 @@ def _train(overrides: list[str], print_config: bool) -> int:
     from omegaconf import OmegaConf
 
     from trainer.config.compose import compose_config
-    from trainer.train import train
 
     composed = compose_config(overrides)
     if print_config:
         print(OmegaConf.to_yaml(composed.cfg))
         return 0
+    from trainer.train import train  # torch and friends load only once the config is good
+
     result = train(composed)
     _print_metrics("Final metrics", result.metrics)
     _print_where(result, composed.cfg)

@@ -116,17 +116,29 @@ def _explain(exc: Exception, overrides: list[str], root: Path, config_name: str)
 
 def _explain_key(key: str, overrides: list[str], config_name: str, text: str) -> str:
     """Name the unknown key and list the keys that exist where it was meant to go."""
-    parent, _, leaf = key.rpartition(".")
     clean = [o for o in overrides if not o.split("=", 1)[0].lstrip("+~").startswith(key)]
     valid: list[str] = []
     try:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
             base = compose(config_name=config_name, overrides=clean)
-        node = OmegaConf.select(base, parent) if parent else base
+        # Walk to the first missing part: after callbacks=none, callbacks.early_stopping.patience=3
+        # is wrong at early_stopping, and the keys of 'callbacks' are the ones that help.
+        node: Any = base
+        parts = key.split(".")
+        for index, part in enumerate(parts[:-1]):
+            if not isinstance(node, DictConfig) or part not in node:
+                key = ".".join(parts[: index + 1])
+                break
+            node = node[part]
         if isinstance(node, DictConfig):
             valid = [str(k) for k in node.keys()]
+        empty_group = not node and key.rpartition(".")[0] in group_options(conf_dir())
     except Exception:  # the other overrides may be broken too; the message still helps
-        pass
+        empty_group = False
+    parent, _, leaf = key.rpartition(".")
+    if empty_group:  # e.g. scheduler.max_lr=0.1 while scheduler=none
+        options = ", ".join(group_options(conf_dir())[parent])
+        return f"{key} cannot be set: '{parent}' is empty here. Pick one with {parent}=<option> ({options})."
     where = f"'{parent}'" if parent else "the root config"
     listing = f" Valid keys in {where}: {', '.join(valid)}." if valid else ""
     if "Key" in text and "not in struct" not in text and valid and leaf in valid:

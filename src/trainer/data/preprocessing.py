@@ -65,8 +65,8 @@ def split_column_kinds(
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(
-                f"Column {column!r} of {where} is numeric but row {row} holds {series.iloc[row]!r} "
-                f"({int(bad.sum())} such values). Fix the values, or list the column in "
+                f"Column {column!r} of {where} is numeric but row {row} (data rows counted from 0) holds "
+                f"{series.iloc[row]!r} ({int(bad.sum())} such values). Fix the values, or list the column in "
                 "data.categorical to one-hot encode it, or in data.drop to leave it out."
             )
         numeric.append(str(column))

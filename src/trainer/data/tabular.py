@@ -29,12 +29,13 @@ MAX_CLASSES_FOR_AUTO = 50
 
 
 def infer_task(target: pd.Series) -> str:
-    """binary for two values, multiclass for a few integer or text values, else regression."""
+    """binary for two values; multiclass for text labels or a few integers; else regression."""
     values = target.dropna().unique()
     if len(values) == 2:
         return "binary"
-    is_integral = pd.api.types.is_integer_dtype(target) or not pd.api.types.is_numeric_dtype(target)
-    if is_integral and len(values) <= MAX_CLASSES_FOR_AUTO:
+    if not pd.api.types.is_numeric_dtype(target):
+        return "multiclass"  # text labels are classes however many there are
+    if pd.api.types.is_integer_dtype(target) and len(values) <= MAX_CLASSES_FOR_AUTO:
         return "multiclass"
     return "regression"
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from trainer.errors import ConfigError
 from trainer.models.mlp import MLP
 
 
@@ -36,7 +37,10 @@ class Autoencoder(nn.Module):
     ) -> None:
         super().__init__()
         if out_features is not None and out_features != in_features:
-            raise ValueError(f"an autoencoder outputs its input width {in_features}, not {out_features}")
+            raise ConfigError(
+                f"model=autoencoder reconstructs its {in_features} inputs but the objective wants "
+                f"{out_features} outputs; train it with objective.name=reconstruction."
+            )
         self.encoder = MLP(
             in_features=in_features,
             out_features=code_size,

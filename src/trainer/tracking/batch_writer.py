@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainer.tracking.redact import describe_error, redact
+
 log = logging.getLogger(__name__)
 
 # MLflow's limits (mlflow.utils.validation): 1000 metrics, 100 params, 100 tags per call.
@@ -153,12 +155,12 @@ class BatchWriter:
                         log.warning(
                             "Tracking store rejected %d items, dropped: %s",
                             len(chunk),
-                            str(exc).splitlines()[0][:300],
+                            describe_error(exc, 300),
                         )
                         continue
                     batch.prepend(chunk)
                     self.failures += 1
-                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.last_error = f"{type(exc).__name__}: {redact(str(exc))}"
                     if self.failures in (1, 5) or self.failures % 20 == 0:
                         log.warning(
                             "Tracking store unreachable (%s); %d items kept for retry.",

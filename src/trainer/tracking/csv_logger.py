@@ -52,8 +52,12 @@ class CSVLogger:
     def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
         source = Path(path)
         target = self.save_dir / (artifact_path or "") / source.name
-        if source.resolve() != target.resolve():
-            target.parent.mkdir(parents=True, exist_ok=True)
+        if source.resolve() == target.resolve():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        else:
             shutil.copy2(source, target)
 
     def flush(self) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer.tracking.batch_writer import BatchWriter
-from trainer.tracking.redact import redact
+from trainer.tracking.redact import describe_error, redact
 from trainer.tracking.spool import SPOOL_NAME, Spool, SpoolHeader, write_spool
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,8 @@ class MLflowLogger:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(self.request_timeout)))
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # it garbles our output
+        if self.safe_uri != self.tracking_uri:  # MLflow's "View run at <uri>" would print the password
+            os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         self.run_name = self.run_name or run_name
         self.run_dir = run_dir
         self._resume_run_id = resume_run_id or None
@@ -138,7 +140,7 @@ class MLflowLogger:
                 "MLflow tracking store %s is unreachable (%s); training goes on, and the "
                 "records are buffered until it answers.",
                 self.safe_uri,
-                str(exc).splitlines()[0][:200],
+                describe_error(exc),
             )
         if self._run_id:
             log.info(
@@ -196,7 +198,7 @@ class MLflowLogger:
             )
             self._system_monitor.start()
         except Exception as exc:  # psutil missing or the monitor failed: a run never dies of it
-            log.warning("System metrics are off: %s", exc)
+            log.warning("System metrics are off: %s", describe_error(exc))
             self._system_monitor = None
 
     # ---------------------------------------------------------------- records
@@ -248,7 +250,7 @@ class MLflowLogger:
             log.warning(
                 "Could not upload %s (%s); it is kept for `trainer upload`.",
                 source.name,
-                str(exc).splitlines()[0][:200],
+                describe_error(exc),
             )
             self._failed_artifacts.append({"path": str(source.resolve()), "artifact_path": artifact_path})
 
@@ -274,7 +276,7 @@ class MLflowLogger:
                 inputs.append(DatasetInput(entity, tags=[InputTag("mlflow.data.context", split)]))
             self._client.log_inputs(run_id, datasets=inputs)
         except Exception as exc:  # unreachable store or an unusual source: the run goes on
-            log.warning("Could not record the data set inputs: %s", str(exc).splitlines()[0][:200])
+            log.warning("Could not record the data set inputs: %s", describe_error(exc))
 
     def log_model(self, local_dir: Path, *, name: str = "model", step: int = 0) -> str | None:
         """Upload a saved MLflow model folder as a LoggedModel of this run; register it if asked.
@@ -294,21 +296,27 @@ class MLflowLogger:
             self._client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step)])
             uri = f"models:/{model.model_id}"
             self.set_tags({"model_uri": uri})
-            if self.registered_model_name:
-                self._register(uri, model.model_id, run_id)
-            return uri
         except Exception as exc:
-            log.warning(
-                "Could not upload the model (%s); it stays in %s.", str(exc).splitlines()[0][:200], local_dir
-            )
+            log.warning("Could not upload the model (%s); it stays in %s.", describe_error(exc), local_dir)
             self._failed_artifacts.append({"path": str(Path(local_dir).resolve()), "artifact_path": name})
             return None
+        if self.registered_model_name:
+            try:  # the model is uploaded either way: a failed registration must not spool it again
+                self._register(model.model_id, run_id)
+            except Exception as exc:
+                log.warning(
+                    "Could not register the model as %r: %s", self.registered_model_name, describe_error(exc)
+                )
+        return uri
 
-    def _register(self, uri: str, model_id: str, run_id: str) -> None:
+    def _register(self, model_id: str, run_id: str) -> None:
         name = self.registered_model_name
         with contextlib.suppress(Exception):  # it exists already: add a version to it
             self._client.create_registered_model(name)
-        version = self._client.create_model_version(name, source=uri, run_id=run_id, model_id=model_id)
+        # Not the models:/ URI as source: MLflow's SQL registry resolves that through the global
+        # tracking URI, not this client's (looking in ./mlflow.db); the location is what it stores.
+        source = self._client.get_logged_model(model_id).artifact_location
+        version = self._client.create_model_version(name, source=source, run_id=run_id, model_id=model_id)
         log.info("Registered the model as %s version %s.", name, version.version)
 
     # ---------------------------------------------------------------- end
@@ -321,7 +329,7 @@ class MLflowLogger:
             try:
                 self._system_monitor.finish()
             except Exception as exc:
-                log.debug("System metrics monitor did not stop cleanly: %s", exc)
+                log.debug("System metrics monitor did not stop cleanly: %s", describe_error(exc))
         left = self._writer.close(timeout=self.close_timeout)
         closed = False
         if self._run_id and not left:
@@ -329,17 +337,20 @@ class MLflowLogger:
                 self._client.set_terminated(self._run_id, status=status)
                 closed = True
             except Exception as exc:
-                log.warning("Could not mark the MLflow run %s: %s", status, str(exc).splitlines()[0][:200])
+                log.warning("Could not mark the MLflow run %s: %s", status, describe_error(exc))
         if closed and not self._failed_artifacts:
             return
         self._write_spool(left, status)
 
     def _write_spool(self, left: Any, status: str) -> None:
         assert self.run_dir is not None
+        tags = [{"key": t.key, "value": t.value} for t in left.tags]
+        if not self._run_id:  # the configured tags go with create_run, which never happened
+            tags[:0] = [{"key": str(k), "value": redact(str(v))} for k, v in self.extra_tags.items()]
         spool = Spool(
             SpoolHeader(self.safe_uri, self.experiment_name, self.run_name or "", self._run_id),
             params=[{"key": p.key, "value": p.value} for p in left.params],
-            tags=[{"key": t.key, "value": t.value} for t in left.tags],
+            tags=tags,
             metrics=[
                 {"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
                 for m in left.metrics

@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 # scheme://user:secret@host -> scheme://user:***@host (postgresql://, http://, mysql+pymysql://, ...)
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<secret>[^@/\s]+)@")
+# The secret may hold '/': SQLAlchemy reads everything up to the '@' as the password, and
+# generated (base64) passwords often contain '/'.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<secret>[^@\s]+)@")
 # ?password=...&token=... in query strings and key=value command lines.
 _QUERY_SECRET = re.compile(
     r"(?P<key>(?:password|passwd|pwd|token|secret|api_key|apikey|access_key)=)(?P<value>[^&\s]+)",
@@ -30,3 +32,13 @@ def redact_tree(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(redact_tree(item) for item in value)
     return value
+
+
+def describe_error(exc: BaseException, limit: int = 200) -> str:
+    """First line of an error's message for a log line, credentials masked.
+
+    MLflow's HTTP errors quote the full tracking URI, password included ("API request to
+    http://user:secret@host/... failed"); these lines end up in train.log and on the console.
+    """
+    lines = redact(str(exc)).splitlines()  # redact first: a cut could split a URI and defeat it
+    return lines[0][:limit] if lines else type(exc).__name__

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from trainer.errors import UserError
 from trainer.tracking.batch_writer import MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH
-from trainer.tracking.redact import MASK
+from trainer.tracking.redact import MASK, describe_error, redact
 from trainer.tracking.spool import SPOOL_NAME, read_spool
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def upload_spool(run_dir: str | Path, *, tracking_uri: str | None = None) -> dic
         raise
     except Exception as exc:
         raise UserError(
-            f"Could not upload to {uri}: {str(exc).splitlines()[0][:300]}. Check that the server runs "
+            f"Could not upload to {redact(uri)}: {describe_error(exc, 300)}. Check that the server runs "
             "(and pass trainer upload <run> logger.tracking_uri=<uri> if it moved); the spool is kept."
         ) from None
     path.rename(path.with_suffix(".uploaded"))
