@@ -25,6 +25,7 @@ from trainer.engine.checkpoint import (
     save_checkpoint,
 )
 from trainer.engine.device import move_to_device, resolve_device
+from trainer.engine.loss_watch import BadLoss, LossWatch
 from trainer.engine.module import SchedulerSpec, TrainingModule, TrainingPlan
 from trainer.engine.precision import autocast_factory, make_grad_scaler, normalize_precision
 from trainer.engine.seed import deterministic_algorithms
@@ -275,14 +276,16 @@ class Trainer:
         total = self.num_training_batches
         loss_sum = torch.zeros((), device=self.device)
         seen = 0
+        watch = LossWatch(self.device, sync_every=self.log_every_n_steps, accumulate=accumulate)
+        watch.start_epoch(self.global_step)
         optimizer.zero_grad(set_to_none=True)
         for batch_idx, batch in enumerate(itertools.islice(loader, total)):
             self.batch_idx = batch_idx
             batch = move_to_device(batch, self.device)
             with self._autocast():
                 loss = module.training_step(batch)
-            if not torch.isfinite(loss):
-                raise self._non_finite(loss, batch_idx)
+            if bad := watch.observe(loss, batch_idx):
+                raise self._non_finite(bad)
             self.grad_scaler.scale(loss / accumulate if accumulate > 1 else loss).backward()
             loss_sum += loss.detach()
             seen += 1
@@ -291,12 +294,16 @@ class Trainer:
             self._optimizer_step(module.model, optimizer)
             self.global_step += 1
             self._step_scheduler("step", {})
+            if bad := watch.poll(self.global_step):
+                raise self._non_finite(bad)
             if self.global_step % self.log_every_n_steps == 0:
                 self.log_metrics({"train/loss_step": float(loss.detach())}, step=self.global_step)
             self._call("on_train_batch_end", module, loss)
             if self._reached_limits(started):
                 self.should_stop = True
                 break
+        if bad := watch.poll():
+            raise self._non_finite(bad)
         return float(loss_sum) / max(seen, 1)
 
     def _optimizer_step(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
@@ -335,14 +342,14 @@ class Trainer:
             return True
         return self.max_time is not None and time.monotonic() - started >= self.max_time
 
-    def _non_finite(self, loss: torch.Tensor, batch_idx: int) -> NonFiniteLossError:
+    def _non_finite(self, bad: BadLoss) -> NonFiniteLossError:
         saved = ""
         callback = self.checkpoint_callback
         if callback is not None and getattr(callback, "last_model_path", None):
             saved = f" The last good checkpoint is kept at {callback.last_model_path}."
         return NonFiniteLossError(
-            f"The training loss became {float(loss.detach())} at epoch {self.current_epoch + 1}, "
-            f"step {self.global_step + 1} (batch {batch_idx}).{saved} Usual fixes: lower the learning "
+            f"The training loss became {bad.value} at epoch {self.current_epoch + 1}, "
+            f"step {bad.step} (batch {bad.batch_idx}).{saved} Usual fixes: lower the learning "
             "rate (optimizer.lr), clip gradients (trainer.gradient_clip_val=1.0), check the inputs "
             "for NaN or huge values, or train in full precision (trainer.precision=32)."
         )
