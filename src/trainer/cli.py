@@ -119,8 +119,8 @@ def _eval(overrides: list[str]) -> int:
 def _upload(args: list[str]) -> int:
     from trainer.tracking.upload import upload_spool
 
-    folders = [a for a in args if "=" not in a]
     uris = [a.split("=", 1)[1] for a in args if a.startswith("logger.tracking_uri=")]
+    folders = [a for a in args if not a.startswith("logger.tracking_uri=")]
     if len(folders) != 1:
         raise UserError(
             "trainer upload needs one run folder: trainer upload runs/<run> [logger.tracking_uri=...]"

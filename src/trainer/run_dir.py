@@ -20,7 +20,11 @@ _SKIP_IN_NAME = ("seed=", "paths.", "run_name=", "logger", "trainer.accelerator"
 
 
 def readable_run_name(choices: dict[str, str], overrides: list[str]) -> str:
-    """``model-optimizer-data`` plus value overrides, e.g. ``mlp-adam-breast_cancer-lr=3e-4``."""
+    """``model-optimizer-data`` plus value overrides, e.g. ``mlp-adam-breast_cancer-lr_3e-4``.
+
+    No ``=`` in the name: the run folder is passed back on command lines as ``ckpt_path=...``,
+    where Hydra would read a second ``=`` as a syntax error.
+    """
     if "experiment" in choices:
         parts = [choices["experiment"]]
     else:
@@ -31,9 +35,9 @@ def readable_run_name(choices: dict[str, str], overrides: list[str]) -> str:
             continue
         if any(key.startswith(skip.rstrip("=")) for skip in _SKIP_IN_NAME):
             continue
-        parts.append(f"{key.rsplit('.', 1)[-1]}={value}")
+        parts.append(f"{key.rsplit('.', 1)[-1]}_{value}")
     name = "-".join(parts) or "run"
-    return re.sub(r"[^A-Za-z0-9_.=,+\-]+", "_", name)[:NAME_MAX]
+    return re.sub(r"[^A-Za-z0-9_.,+\-]+", "_", name)[:NAME_MAX]
 
 
 def make_run_dir(runs_dir: str | Path, run_name: str) -> Path:

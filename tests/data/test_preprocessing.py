@@ -108,7 +108,10 @@ def test_column_kinds_are_detected() -> None:
 
 def test_a_mostly_numeric_text_column_is_reported_not_one_hot_encoded() -> None:
     frame = pd.DataFrame({"amount": [str(i) for i in range(19)] + ["n/a"]})
-    with pytest.raises(DataError, match=r"Column 'amount' of t\.csv is numeric but row 19 \(data rows counted from 0\) holds 'n/a'"):
+    with pytest.raises(
+        DataError,
+        match=r"Column 'amount' of t\.csv is numeric but row 19 \(data rows counted from 0\) holds 'n/a'",
+    ):
         split_column_kinds(frame, categorical=None, where="t.csv")
 
 

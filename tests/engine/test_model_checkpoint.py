@@ -37,8 +37,8 @@ def _fit(datamodule, module, tmp_path, *, epochs=5, kind="binary", flip_val=True
 
 def _epoch_files(directory: Path) -> dict[int, Path]:
     files = {}
-    for path in directory.glob("epoch=*.ckpt"):
-        match = re.match(r"epoch=(\d+)-", path.name)
+    for path in directory.glob("epoch_*.ckpt"):
+        match = re.match(r"epoch_(\d+)-", path.name)
         assert match, path.name
         files[int(match.group(1))] = path
     return files
@@ -56,7 +56,7 @@ def test_save_top_k_keeps_exactly_the_k_best_files(mode, k, datamodule, module, 
     assert sorted(scores[e] for e in files) == sorted(scores[e] for e in ranked[:k])
     best_epoch = ranked[0]
     assert callback.best_model_score == pytest.approx(scores[best_epoch])
-    assert scores[int(re.match(r".*epoch=(\d+)-", callback.best_model_path).group(1))] == scores[best_epoch]
+    assert scores[int(re.match(r".*epoch_(\d+)-", callback.best_model_path).group(1))] == scores[best_epoch]
     assert set(callback.best_k) == {str(p) for p in files.values()}
     for epoch, path in files.items():
         state = load_checkpoint(path)

@@ -73,7 +73,7 @@ def test_non_finite_loss_names_epoch_step_and_fixes(factor, shown, datamodule, m
         restored, datamodule("regression"), ckpt_path=tmp_path / "last.ckpt"
     )
     assert metrics["val/loss"] == pytest.approx(state["metrics"]["val/loss"], rel=1e-5)
-    assert len(list(tmp_path.glob("epoch=*.ckpt"))) == 1
+    assert len(list(tmp_path.glob("epoch_*.ckpt"))) == 1
 
 
 def test_without_a_checkpoint_the_message_says_nothing_about_one(datamodule, module, tmp_path):

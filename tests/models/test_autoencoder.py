@@ -37,7 +37,11 @@ def test_no_hidden_layers_is_a_linear_bottleneck() -> None:
 def test_out_features_equal_to_in_features_is_accepted_and_other_widths_are_not() -> None:
     model = Autoencoder(in_features=5, out_features=5, hidden_sizes=(4,), code_size=2)
     assert model(torch.randn(2, 5)).shape == (2, 5)
-    with pytest.raises(ValueError, match="input width 5, not 1"):
+    with pytest.raises(
+        ConfigError,
+        match=r"reconstructs its 5 inputs but the objective wants 1 outputs.*"
+        r"objective\.name=reconstruction",
+    ):
         Autoencoder(in_features=5, out_features=1)
 
 

@@ -33,8 +33,9 @@ class LossWatch:
         eager: check every batch at once; ``None`` decides by device (tests force the deferred path).
     """
 
-    def __init__(self, device: torch.device, *, sync_every: int, accumulate: int,
-                 eager: bool | None = None) -> None:
+    def __init__(
+        self, device: torch.device, *, sync_every: int, accumulate: int, eager: bool | None = None
+    ) -> None:
         self.eager = (device.type == "cpu" or sync_every <= 1) if eager is None else eager
         self.sync_every = max(1, sync_every)
         self.accumulate = accumulate

@@ -80,6 +80,8 @@ class BatchWriter:
         self.failures = 0  # consecutive failed deliveries
         self.last_error: str | None = None
         self.delivered = 0
+        self._in_flight = False  # a delivery is under way (flush waits for it)
+        self._in_flight_items = Pending()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -112,6 +114,11 @@ class BatchWriter:
         self._thread.join(timeout + 5.0)
         with self._lock:
             left, self._pending = self._pending, Pending()
+            if self._thread.is_alive():
+                # A send is hanging past the deadline: what it holds counts as undelivered too.
+                # Should it still land, a later upload resends the same points, which MLflow
+                # ignores as exact duplicates.
+                left.prepend(self._in_flight_items)
         return left
 
     @property
@@ -120,7 +127,6 @@ class BatchWriter:
             return len(self._pending)
 
     # -------------------------------------------------------------- consumer side (this thread)
-    _in_flight = False
 
     def _loop(self) -> None:
         backoff = 0.0
@@ -147,6 +153,10 @@ class BatchWriter:
         try:
             while len(batch):
                 chunk = self._take_chunk(batch)
+                with self._lock:  # what close() hands back if this send never returns
+                    self._in_flight_items = Pending(
+                        chunk.params + batch.params, chunk.tags + batch.tags, chunk.metrics + batch.metrics
+                    )
                 try:
                     self._send(chunk.metrics, chunk.params, chunk.tags)
                 except Exception as exc:  # any transport or server error: keep and retry later
@@ -178,6 +188,7 @@ class BatchWriter:
         finally:
             with self._lock:
                 self._in_flight = False
+                self._in_flight_items = Pending()
 
     @staticmethod
     def _take_chunk(batch: Pending) -> Pending:

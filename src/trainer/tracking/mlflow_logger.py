@@ -102,6 +102,7 @@ class MLflowLogger:
         self._system_monitor: Any = None
         self._finalized = False
         self.spool_path: Path | None = None
+        self._env_set: list[str] = []  # MLFLOW_* variables start() set, removed again by finalize()
 
     # ---------------------------------------------------------------- lifecycle
     @property
@@ -117,12 +118,13 @@ class MLflowLogger:
         from mlflow.tracking import MlflowClient
 
         # Our writer retries with backoff; MLflow's own retries (7 by default, exponential)
-        # would only delay the moment we notice a dead server. A user's setting wins.
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(self.request_timeout)))
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # it garbles our output
+        # would only delay the moment we notice a dead server. A user's setting wins, and
+        # finalize() puts the environment back as it was.
+        self._set_env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        self._set_env("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(self.request_timeout)))
+        self._set_env("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # it garbles our output
         if self.safe_uri != self.tracking_uri:  # MLflow's "View run at <uri>" would print the password
-            os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+            self._set_env("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         self.run_name = self.run_name or run_name
         self.run_dir = run_dir
         self._resume_run_id = resume_run_id or None
@@ -146,6 +148,16 @@ class MLflowLogger:
             log.info(
                 "MLflow run %s in experiment %r at %s", self._run_id, self.experiment_name, self.safe_uri
             )
+
+    def _set_env(self, name: str, value: str) -> None:
+        if name not in os.environ:
+            os.environ[name] = value
+            self._env_set.append(name)
+
+    def _restore_env(self) -> None:
+        for name in self._env_set:
+            os.environ.pop(name, None)
+        self._env_set.clear()
 
     def _ensure_run(self) -> str:
         if self._run_id:
@@ -187,6 +199,10 @@ class MLflowLogger:
 
     def _send(self, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
         run_id = self._ensure_run()
+        if params and self._resume_run_id:
+            # Params queued while the store was down at start were never checked against the
+            # resumed run: one changed value would make MLflow refuse (and drop) the whole chunk.
+            params = self._new_params_only(params)
         self._client.log_batch(run_id, metrics=metrics, params=params, tags=tags, synchronous=True)
 
     def _start_system_metrics(self) -> None:
@@ -209,9 +225,7 @@ class MLflowLogger:
 
         items = [Param(str(k)[:MAX_KEY_LENGTH], redact(str(v))[:MAX_VALUE_LENGTH]) for k, v in params.items()]
         assert self._writer is not None, "start() first"
-        if self._resume_run_id and self._run_id:
-            items = self._new_params_only(items)
-        self._writer.add(params=items)
+        self._writer.add(params=items)  # on resume, _send keeps only the params the run lacks
 
     def _new_params_only(self, items: list[Any]) -> list[Any]:
         """On resume, MLflow refuses to change a param: keep new ones, note changes as tags."""
@@ -338,9 +352,9 @@ class MLflowLogger:
                 closed = True
             except Exception as exc:
                 log.warning("Could not mark the MLflow run %s: %s", status, describe_error(exc))
-        if closed and not self._failed_artifacts:
-            return
-        self._write_spool(left, status)
+        if not (closed and not self._failed_artifacts):
+            self._write_spool(left, status)
+        self._restore_env()
 
     def _write_spool(self, left: Any, status: str) -> None:
         assert self.run_dir is not None

@@ -14,13 +14,25 @@ _QUERY_SECRET = re.compile(
     r"(?P<key>(?:password|passwd|pwd|token|secret|api_key|apikey|access_key)=)(?P<value>[^&\s]+)",
     re.IGNORECASE,
 )
+# password: x / db.password=x / api_token: x in config files and overrides (key names with a
+# secret word in them; a harmless over-mask of e.g. max_tokens is the price of never leaking).
+_KEYED_SECRET = re.compile(
+    r"(?P<key>\b[\w.\-]*(?:password|passwd|secret|token|api_key|apikey|access_key)[\w\-]*"
+    r"(?:\s*:\s*|=))(?P<value>(?!\*\*\*)[^\s,&'\"}\]]+)",
+    re.IGNORECASE,
+)
 MASK = "***"
 
 
 def redact(text: str) -> str:
     """``text`` with passwords in URIs and secret query parameters replaced by ``***``."""
     text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-    return _QUERY_SECRET.sub(lambda m: f"{m['key']}{MASK}", text)
+    text = _QUERY_SECRET.sub(lambda m: f"{m['key']}{MASK}", text)
+    return _KEYED_SECRET.sub(lambda m: f"{m['key']}{MASK}", text)
+
+
+def _is_secret_key(key: Any) -> bool:
+    return bool(re.search(r"password|passwd|secret|token|api_key|apikey|access_key", str(key), re.IGNORECASE))
 
 
 def redact_tree(value: Any) -> Any:
@@ -28,7 +40,10 @@ def redact_tree(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {key: redact_tree(item) for key, item in value.items()}
+        return {
+            key: MASK if _is_secret_key(key) and item is not None else redact_tree(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
         return type(value)(redact_tree(item) for item in value)
     return value

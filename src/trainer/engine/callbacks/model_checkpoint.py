@@ -106,7 +106,9 @@ class ModelCheckpoint(Callback):
         score = float(metrics[self.monitor])
         if not self.wants(score):
             return
-        name = f"epoch={trainer.current_epoch:03d}-{_slug(self.monitor)}={score:.4f}.ckpt"
+        # No "=" in the name (Lightning uses it): the path goes back on command lines as
+        # ckpt_path=..., where Hydra would read a second "=" as a syntax error.
+        name = f"epoch_{trainer.current_epoch:03d}-{_slug(self.monitor)}_{score:.4f}.ckpt"
         path = directory / name
         trainer.save_checkpoint(path)
         self.best_k[str(path)] = score

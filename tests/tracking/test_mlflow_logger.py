@@ -1,0 +1,129 @@
+"""MLflowLogger on its own (no training): a real SQLite store, and a real port nobody listens on."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from trainer.tracking import MLflowLogger
+from trainer.tracking.spool import SPOOL_NAME, read_spool
+
+from .conftest import SECRET, Store, free_port, list_artifacts, metric_steps
+
+
+def make_logger(uri: str, **options: object) -> MLflowLogger:
+    defaults: dict[str, object] = {"flush_interval": 0.05, "close_timeout": 5.0, "request_timeout": 2.0}
+    return MLflowLogger(tracking_uri=uri, **{**defaults, **options})  # type: ignore[arg-type]
+
+
+def test_a_run_of_records_reaches_the_store(sqlite_store: Store, tmp_path: Path) -> None:
+    logger = make_logger(sqlite_store.uri, tags={"team": "fraud", "db": f"postgresql://u:{SECRET}@h/x"})
+    logger.start(run_name="plain", run_dir=tmp_path)
+    logger.log_hyperparams({"optimizer.lr": 0.001, "model.hidden_sizes": [8, 4]})
+    logger.set_tags({"stage": "test"})
+    for step in range(1, 251):
+        logger.log_metrics({"train/loss_step": 1.0 / step}, step=step)
+    (tmp_path / "notes.txt").write_text("hello")
+    logger.log_artifact(tmp_path / "notes.txt")
+    logger.finalize("FINISHED")
+
+    run = sqlite_store.client.get_run(logger.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "plain"
+    assert run.data.params == {"optimizer.lr": "0.001", "model.hidden_sizes": "[8, 4]"}
+    assert run.data.tags["team"] == "fraud"
+    assert run.data.tags["db"] == "postgresql://u:***@h/x"
+    assert run.data.tags["stage"] == "test"
+    assert metric_steps(sqlite_store.client, logger.run_id, "train/loss_step") == list(range(1, 251))
+    assert list_artifacts(sqlite_store.client, logger.run_id) == ["notes.txt"]
+    assert logger.spool_path is None
+    logger.finalize("FAILED")  # a second call changes nothing
+    assert sqlite_store.client.get_run(logger.run_id).info.status == "FINISHED"
+
+
+def test_resuming_keeps_logged_params_and_notes_the_changes(sqlite_store: Store, tmp_path: Path) -> None:
+    first = make_logger(sqlite_store.uri)
+    first.start(run_name="first", run_dir=tmp_path / "a")
+    first.log_hyperparams({"a": 1, "b": 2})
+    first.log_metrics({"loss": 0.5}, step=10)
+    first.finalize("KILLED")
+    assert sqlite_store.client.get_run(first.run_id).info.status == "KILLED"
+
+    again = make_logger(sqlite_store.uri)
+    again.start(run_name="second", run_dir=tmp_path / "b", resume_run_id=first.run_id)
+    assert again.run_id == first.run_id
+    assert sqlite_store.client.get_run(first.run_id).info.status == "RUNNING"
+    again.log_hyperparams({"a": 1, "b": 3, "c": 4})
+    again.log_metrics({"loss": 0.4}, step=20)
+    again.finalize("FINISHED")
+
+    run = sqlite_store.client.get_run(first.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"a": "1", "b": "2", "c": "4"}
+    assert run.data.tags["resumed.b"] == "3"
+    assert "resumed.a" not in run.data.tags
+    assert metric_steps(sqlite_store.client, run.info.run_id, "loss") == [10, 20]
+    assert again.spool_path is None, "nothing was refused: no param change reached the store"
+
+
+def test_a_failed_registration_keeps_the_uploaded_model(
+    sqlite_store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "MLmodel").write_text("flavors: {}\n")
+    logger = make_logger(sqlite_store.uri, registered_model_name="team/classifier")  # '/' is refused
+    logger.start(run_name="model", run_dir=tmp_path)
+    with caplog.at_level(logging.WARNING, logger="trainer"):
+        uri = logger.log_model(model_dir, step=3)
+    logger.finalize("FINISHED")
+
+    assert uri is not None and uri.startswith("models:/m-")
+    assert "Could not register the model as 'team/classifier'" in caplog.text
+    assert "Could not upload the model" not in caplog.text
+    assert logger.spool_path is None, "the model was uploaded: nothing to spool"
+    run = sqlite_store.client.get_run(logger.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["model_uri"] == uri
+    assert [o.model_id for o in run.outputs.model_outputs] == [uri.removeprefix("models:/")]
+    assert sqlite_store.client.search_registered_models() == []
+
+
+def test_an_unreachable_store_spools_everything_and_never_shows_the_password(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    uri = f"http://user:{SECRET}@127.0.0.1:{free_port()}"
+    logger = make_logger(uri, close_timeout=1.0, tags={"note": f"postgresql://u:{SECRET}@h/db"})
+    (tmp_path / "config.yaml").write_text("seed: 1\n")
+    with caplog.at_level(logging.DEBUG):
+        logger.start(run_name="offline", run_dir=tmp_path)
+        assert logger.run_id is None
+        logger.log_hyperparams({"logger.tracking_uri": uri, "seed": 1})
+        logger.set_tags({"device": "cpu"})
+        for step in range(1, 1201):
+            logger.log_metrics({"train/loss_step": 1.0 / step}, step=step)
+        logger.log_artifact(tmp_path / "config.yaml")
+        logger.finalize("FINISHED")
+
+    assert logger.spool_path == tmp_path / SPOOL_NAME
+    spool = read_spool(logger.spool_path)
+    assert spool.header.run_id is None
+    assert spool.header.run_name == "offline"
+    assert spool.status == "FINISHED"
+    assert {p["key"]: p["value"] for p in spool.params} == {
+        "logger.tracking_uri": uri.replace(SECRET, "***"),
+        "seed": "1",
+    }
+    tags = {t["key"]: t["value"] for t in spool.tags}
+    assert tags["device"] == "cpu"
+    assert tags["note"] == "postgresql://u:***@h/db", "configured tags are spooled when no run was created"
+    assert sorted(m["step"] for m in spool.metrics) == list(range(1, 1201))
+    assert [a["path"] for a in spool.artifacts] == [str((tmp_path / "config.yaml").resolve())]
+
+    assert "unreachable" in caplog.text  # the failures were reported ...
+    printed = capfd.readouterr()
+    for where, text in (("log", caplog.text), ("stdout", printed.out), ("stderr", printed.err)):
+        assert SECRET not in text, where  # ... without the password
+    assert SECRET not in logger.spool_path.read_text()
