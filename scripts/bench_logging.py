@@ -62,11 +62,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from mlflow.tracking import MlflowClient
-from sklearn.datasets import make_classification
 
+from bench_data import make_tables  # scripts/ is on sys.path when a script runs
 from trainer.data.batches import TensorBatches
 from trainer.engine import Trainer, TrainingModule
 from trainer.models import MLP
@@ -76,7 +75,6 @@ from trainer.tracking.mlflow_logger import MLflowLogger
 
 EXPERIMENT = "bench-logging"
 STEP_KEY = "train/loss_step"
-VAL_FRACTION = 0.2
 LEARNING_RATE = 1e-3
 LOSS_TOLERANCE = 1e-6
 WARMUP_STEPS = 30
@@ -269,32 +267,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.threads < 0:
         parser.error("--threads must be 0 (torch's default) or more")
     return args
-
-
-def make_tables(
-    rows: int, features: int, seed: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Train/val features and float labels, standardised with the training rows' statistics."""
-    x, y = make_classification(
-        n_samples=rows,
-        n_features=features,
-        n_informative=max(2, features // 2),
-        n_redundant=features // 4,
-        random_state=seed,
-    )
-    n_val = int(rows * VAL_FRACTION)
-    x_train, x_val = x[n_val:], x[:n_val]
-    mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-8
-
-    def as_tensor(a: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(a, dtype=np.float32))
-
-    return (
-        as_tensor((x_train - mean) / std),
-        as_tensor(y[n_val:]),
-        as_tensor((x_val - mean) / std),
-        as_tensor(y[:n_val]),
-    )
 
 
 def make_setup(args: argparse.Namespace, workdir: Path) -> Setup:

@@ -43,9 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn import metrics as skm
-from sklearn.datasets import make_classification
 from torch.nn import functional as F
 
+from bench_data import make_tables  # scripts/ is on sys.path when a script runs
 from trainer.data.batches import TensorBatches
 from trainer.engine.device import resolve_device
 from trainer.engine.module import TrainingModule
@@ -55,7 +55,6 @@ from trainer.models import MLP
 from trainer.tasks.binary import BinaryObjective
 
 LOSS_TOLERANCE = 1e-5
-VAL_FRACTION = 0.2
 LEARNING_RATE = 1e-3
 
 
@@ -124,32 +123,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precision", choices=("32", "bf16-mixed"), default="32")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
-
-
-def make_tables(
-    rows: int, features: int, seed: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Train/val features and float labels, standardised with the training rows' statistics."""
-    x, y = make_classification(
-        n_samples=rows,
-        n_features=features,
-        n_informative=max(2, features // 2),
-        n_redundant=features // 4,
-        random_state=seed,
-    )
-    n_val = int(rows * VAL_FRACTION)
-    x_train, x_val = x[n_val:], x[:n_val]
-    mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-8
-
-    def as_tensor(a: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(a, dtype=np.float32))
-
-    return (
-        as_tensor((x_train - mean) / std),
-        as_tensor(y[n_val:]),
-        as_tensor((x_val - mean) / std),
-        as_tensor(y[:n_val]),
-    )
 
 
 def build_model(setup: Setup) -> MLP:
