@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from trainer.engine.callbacks import LearningRateMonitor
 from trainer.tracking import figures
 
 log = logging.getLogger(__name__)
@@ -22,9 +23,7 @@ def make_figures(run_dir: Path, trainer: Any, module: Any, datamodule: Any) -> l
     directory = run_dir / "figures"
     directory.mkdir(parents=True, exist_ok=True)
     made: list[Path | None] = [figures.learning_curves(trainer.history, directory / "learning_curves.png")]
-    lr_monitor = next(
-        (cb for cb in trainer.callbacks if hasattr(cb, "history") and hasattr(cb, "current")), None
-    )
+    lr_monitor = next((cb for cb in trainer.callbacks if isinstance(cb, LearningRateMonitor)), None)
     if lr_monitor is not None:
         made.append(figures.learning_rate(lr_monitor.history, directory / "learning_rate.png"))
     if datamodule.test_dataloader() is not None:
