@@ -18,16 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from trainer.data.tabular import TabularDataModule
 from trainer.engine import Trainer, TrainingModule
 from trainer.errors import ConfigError, UserError
-from trainer.tasks import (
-    OBJECTIVES,
-    BinaryObjective,
-    MulticlassObjective,
-    Objective,
-    ReconstructionObjective,
-    RegressionObjective,
-)
+from trainer.redact import redact_tree
+from trainer.tasks import Objective, objective_class
 from trainer.tracking.base import Logger
-from trainer.tracking.redact import redact_tree
 
 
 def instantiate_component(node: Any, where: str, **kwargs: Any) -> Any:
@@ -55,44 +48,21 @@ def build_objective(cfg: DictConfig, datamodule: TabularDataModule) -> Objective
     """The objective named in ``cfg.objective`` (``auto`` follows the data's task)."""
     spec = cfg.objective
     name = datamodule.task if spec.name == "auto" else spec.name
-    if name not in OBJECTIVES:
-        raise ConfigError(
-            f"objective.name={name!r} is not known; choose auto or one of {', '.join(OBJECTIVES)}."
-        )
-    if name in ("binary", "multiclass") and datamodule.task == "regression":
+    objective_type = objective_class(name)
+    if objective_type.needs_classes and not objective_class(datamodule.task).needs_classes:
         raise ConfigError(f"objective.name={name} needs class labels, but the data's target is continuous.")
-    if name == "binary":
-        return BinaryObjective(pos_weight=_pos_weight(spec.pos_weight, datamodule), threshold=spec.threshold)
-    if name == "multiclass":
-        return MulticlassObjective(label_smoothing=spec.label_smoothing)
-    if name == "regression":
-        return RegressionObjective(loss=spec.regression_loss)
-    return ReconstructionObjective()
-
-
-def _pos_weight(value: Any, datamodule: TabularDataModule) -> float | None:
-    if value is None:
-        return None
-    if value == "balanced":
-        labels = datamodule.tensors("train")[1]
-        positives = float(labels.sum())
-        if positives == 0:
-            raise UserError("objective.pos_weight=balanced but the training split has no positive rows.")
-        return (len(labels) - positives) / positives
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"objective.pos_weight={value!r}; use null, a number, or 'balanced'.") from None
+    options = OmegaConf.to_container(spec, resolve=True)
+    assert isinstance(options, dict)
+    return objective_type.from_options(
+        {str(k): v for k, v in options.items()}, train_labels=datamodule.tensors("train")[1]
+    )
 
 
 def build_module(cfg: DictConfig, datamodule: TabularDataModule) -> TrainingModule:
     """Model, objective, optimizer and scheduler factories, and penalties in one module."""
     objective = build_objective(cfg, datamodule)
     in_features = datamodule.num_features
-    if isinstance(objective, ReconstructionObjective):
-        out_features = in_features
-    else:
-        out_features = objective.output_size(max(datamodule.num_classes, 1))
+    out_features = objective.output_size(num_features=in_features, num_classes=datamodule.num_classes)
     model = instantiate_component(cfg.model, "model", in_features=in_features, out_features=out_features)
     optimizer_factory = instantiate_component(cfg.optimizer, "optimizer")
     scheduler_factory = instantiate_component(cfg.scheduler, "scheduler") if cfg.scheduler else None

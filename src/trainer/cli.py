@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 from trainer.errors import UserError
 
 if TYPE_CHECKING:
-    from omegaconf import DictConfig
-
     from trainer.train import RunResult
 
 USAGE = """\
@@ -21,6 +19,7 @@ usage: trainer <command> [key=value ...] [--cfg]
 commands:
   train     compose conf/train.yaml with the overrides, fit, test, record the run
   eval      test a saved checkpoint: trainer eval ckpt_path=runs/<run>/checkpoints/last.ckpt
+            (split=val scores the validation split instead)
   upload    send a run's records that MLflow missed: trainer upload runs/<run> [logger.tracking_uri=...]
   help      this message
 
@@ -77,31 +76,17 @@ def _train(overrides: list[str], print_config: bool) -> int:
 
     result = train(composed)
     _print_metrics("Final metrics", result.metrics)
-    _print_where(result, composed.cfg)
+    _print_where(result)
     return 0
 
 
-def _print_where(result: RunResult, cfg: DictConfig) -> None:
+def _print_where(result: RunResult) -> None:
     """Say where the run was saved and how to look at it."""
-    from trainer.tracking.redact import redact
-
     print(f"\nRun saved to {result.run_dir}  (config.yaml, train.log, figures/, checkpoints/)")
     if result.last_checkpoint:
         print(f"  test it again: trainer eval ckpt_path={result.last_checkpoint}")
-    target = str(cfg.logger.get("_target_", "")) if cfg.logger else ""
-    if result.spool_path:
-        print(f"  MLflow was unreachable: its records wait in {result.spool_path}")
-        print(f"  send them when the server is back: trainer upload {result.run_dir}")
-    elif target.endswith("MLflowLogger"):
-        uri = redact(str(cfg.logger.tracking_uri))
-        print(f"  MLflow run {result.tracking_run_id} in experiment {cfg.logger.experiment_name!r} at {uri}")
-        if uri.startswith(("http://", "https://")):
-            print(f"  browse it: open {uri} in a browser")
-        else:
-            store = "" if uri == "sqlite:///mlflow.db" else f" --backend-store-uri {uri}"
-            print(f"  browse it: mlflow ui{store}   then open http://127.0.0.1:5000")
-    elif target.endswith("CSVLogger"):
-        print(f"  metrics: {result.run_dir / 'metrics.csv'}")
+    for line in result.location:
+        print(f"  {line}")
 
 
 def _eval(overrides: list[str]) -> int:
@@ -110,9 +95,14 @@ def _eval(overrides: list[str]) -> int:
     ckpt = [o for o in overrides if o.startswith("ckpt_path=")]
     if not ckpt:
         raise UserError("trainer eval needs ckpt_path=<path to a .ckpt file>.")
-    rest = [o for o in overrides if not o.startswith("ckpt_path=")]
+    splits = [o.split("=", 1)[1] for o in overrides if o.startswith("split=")]
+    split = splits[-1] if splits else "test"
+    if split not in ("test", "val"):
+        raise UserError(f"split={split!r} is not a split trainer eval can score; use split=test or split=val.")
+    rest = [o for o in overrides if not o.startswith(("ckpt_path=", "split="))]
     path = ckpt[-1].split("=", 1)[1]
-    _print_metrics(f"Test metrics of {path}", evaluate(path, rest))
+    label = "Test" if split == "test" else "Validation"
+    _print_metrics(f"{label} metrics of {path}", evaluate(path, rest, split=split))
     return 0
 
 

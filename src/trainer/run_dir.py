@@ -13,17 +13,32 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.tracking.redact import redact, redact_tree
+from trainer.redact import redact, redact_tree
 
 NAME_MAX = 80
 _SKIP_IN_NAME = ("seed=", "paths.", "run_name=", "logger", "trainer.accelerator", "ckpt_path=")
 
 
+#: What a run folder's name may hold: characters that need no quoting in a POSIX shell nor in
+#: a Hydra override value. The folder comes back on command lines as ``ckpt_path=runs/<name>/..``:
+#: '=' is a Hydra syntax error there, ',' makes Hydra read a --multirun sweep, brackets and
+#: quotes are Hydra list/string syntax and shell globs, spaces split the argument.
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.+\-]+")
+
+
+def safe_name(text: str) -> str:
+    """``text`` with each run of unsafe characters turned into one ``_`` (none at the ends).
+
+    Example: ``hidden_sizes_[64,32]`` -> ``hidden_sizes_64_32``.
+    """
+    return _UNSAFE.sub("_", text).strip("_")
+
+
 def readable_run_name(choices: dict[str, str], overrides: list[str]) -> str:
     """``model-optimizer-data`` plus value overrides, e.g. ``mlp-adam-breast_cancer-lr_3e-4``.
 
-    No ``=`` in the name: the run folder is passed back on command lines as ``ckpt_path=...``,
-    where Hydra would read a second ``=`` as a syntax error.
+    Only ``[A-Za-z0-9_.+-]`` (see :func:`safe_name`), so that the resume command a run prints,
+    ``trainer train ckpt_path=runs/<folder>/checkpoints/last.ckpt``, works pasted as printed.
     """
     if "experiment" in choices:
         parts = [choices["experiment"]]
@@ -35,15 +50,19 @@ def readable_run_name(choices: dict[str, str], overrides: list[str]) -> str:
             continue
         if any(key.startswith(skip.rstrip("=")) for skip in _SKIP_IN_NAME):
             continue
-        parts.append(f"{key.rsplit('.', 1)[-1]}_{value}")
-    name = "-".join(parts) or "run"
-    return re.sub(r"[^A-Za-z0-9_.,+\-]+", "_", name)[:NAME_MAX]
+        parts.append(f"{key.rsplit('.', 1)[-1]}_{safe_name(value)}")
+    name = "-".join(safe_name(part) for part in parts if safe_name(part))
+    return name[:NAME_MAX].rstrip("_-.") or "run"
 
 
 def make_run_dir(runs_dir: str | Path, run_name: str) -> Path:
-    """A new, unique folder ``<runs_dir>/<date>_<time>_<run_name>``."""
+    """A new, unique folder ``<runs_dir>/<date>_<time>_<run_name>``.
+
+    ``run_name`` passes through :func:`safe_name` here too: a ``run_name=`` the user chose may
+    hold commas or spaces just like an override.
+    """
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    base = Path(runs_dir) / f"{stamp}_{run_name}"
+    base = Path(runs_dir) / f"{stamp}_{safe_name(run_name) or 'run'}"
     path, n = base, 1
     while path.exists():
         n += 1

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from trainer.build import (
     build_callbacks,
@@ -27,14 +27,18 @@ from trainer.build import (
 )
 from trainer.config.compose import ComposedConfig
 from trainer.config.validate import validate_config
-from trainer.engine.checkpoint import load_checkpoint
+from trainer.data.tabular import TabularDataModule
+from trainer.engine import Trainer, TrainingModule
+from trainer.engine.checkpoint import check_checkpoint_fits
 from trainer.engine.device import describe_device
 from trainer.engine.seed import seed_everything
+from trainer.errors import UserError
+from trainer.redact import redact
+from trainer.reporting import make_figures, package_model, record_run_files
 from trainer.run_dir import log_to_file, make_run_dir, readable_run_name, write_config_files
+from trainer.tracking.base import Logger
 from trainer.tracking.params import flatten_config
 from trainer.tracking.provenance import provenance_tags
-from trainer.tracking.redact import redact
-from trainer.tracking.run_outputs import make_figures, package_model, upload_run_files
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ class RunResult:
         history: one row per epoch.
         tracking_run_id: the tracker's id of the run (MLflow run id), if any.
         model_uri: where the packaged model was logged, if it was.
+        pending_path: where records the tracking store never received were saved, if anywhere.
+        location: lines that tell the user where the run is recorded and how to browse it.
     """
 
     metrics: dict[str, float]
@@ -60,15 +66,22 @@ class RunResult:
     history: list[dict[str, float]] = field(default_factory=list)
     tracking_run_id: str | None = None
     model_uri: str | None = None
-    spool_path: str | None = None
+    pending_path: str | None = None
+    location: list[str] = field(default_factory=list)
 
 
-def train(composed: ComposedConfig | DictConfig, *, callbacks: Sequence[Any] = ()) -> RunResult:
+def train(
+    composed: ComposedConfig | DictConfig,
+    *,
+    callbacks: Sequence[object] = (),
+    parent_run_id: str | None = None,
+) -> RunResult:
     """Fit, test and record the run that ``composed`` describes.
 
     Args:
         composed: a :class:`ComposedConfig` from ``compose_config`` (or a bare DictConfig).
         callbacks: extra callbacks appended after the configured ones (a sweep's pruner).
+        parent_run_id: record the run as a child of this tracking run (a sweep's study run).
 
     Returns:
         The run's metrics, folder, checkpoints and tracking ids.
@@ -80,7 +93,9 @@ def train(composed: ComposedConfig | DictConfig, *, callbacks: Sequence[Any] = (
         composed = ComposedConfig(cfg=composed, overrides=[])
     cfg = validate_config(composed.cfg)
     run_name = cfg.run_name or readable_run_name(composed.choices, composed.overrides)
-    run_dir = Path(cfg.paths.run_dir) if cfg.paths.run_dir else make_run_dir(cfg.paths.runs_dir, run_name)
+    chosen_dir = Path(cfg.paths.run_dir) if cfg.paths.run_dir else None
+    made_here = chosen_dir is None or not chosen_dir.exists()
+    run_dir = chosen_dir or make_run_dir(cfg.paths.runs_dir, run_name)
     run_dir.mkdir(parents=True, exist_ok=True)
     with open_dict(cfg):  # record the concrete values in the saved config
         cfg.paths.run_dir = str(run_dir)
@@ -89,21 +104,18 @@ def train(composed: ComposedConfig | DictConfig, *, callbacks: Sequence[Any] = (
 
     with log_to_file(run_dir / "train.log"):
         log.info("Run %s in %s", run_name, run_dir)
-        seed_everything(cfg.seed)
-        datamodule = build_datamodule(cfg)
-        module = build_module(cfg, datamodule)
-        logger = build_logger(cfg)
-        trainer = build_trainer(
-            cfg, run_dir=run_dir, callbacks=[*build_callbacks(cfg), *callbacks], logger=logger
+        try:
+            parts = _build_run(cfg, run_dir, extra_callbacks=callbacks)
+        except UserError:
+            # A mistake in the config, data or checkpoint, found before anything ran: the
+            # folder would hold nothing but the config, so it goes (the error is printed).
+            if made_here:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        datamodule, module, logger, trainer = parts.datamodule, parts.module, parts.logger, parts.trainer
+        logger.start(
+            run_name=run_name, run_dir=run_dir, resume_run_id=parts.resume_run_id, parent_run_id=parent_run_id
         )
-        log.info(
-            "Model: %s parameters on %s, precision %s.",
-            f"{count_parameters(module):,}",
-            trainer.device,
-            trainer.precision,
-        )
-        resume_id = load_checkpoint(cfg.ckpt_path)["tracking_run_id"] if cfg.ckpt_path else None
-        logger.start(run_name=run_name, run_dir=run_dir, resume_run_id=resume_id or None)
         result = RunResult(metrics={}, run_dir=run_dir, tracking_run_id=logger.run_id)
         status = "FAILED"
         try:
@@ -114,28 +126,68 @@ def train(composed: ComposedConfig | DictConfig, *, callbacks: Sequence[Any] = (
             status = "FINISHED"
         except KeyboardInterrupt:
             status = "KILLED"
+            log.error("Interrupted; the run folder keeps everything saved so far.")
             raise
         except BaseException as exc:
+            log.error("The run failed: %s", exc)  # the folder stays, so its log says why
             logger.set_tags({"error": f"{type(exc).__name__}: {exc}"[:5000]})
             raise
         finally:
             logger.log_artifact(run_dir / "train.log")
             logger.finalize(status)
             result.tracking_run_id = logger.run_id
-            result.spool_path = str(getattr(logger, "spool_path", None) or "") or None
+            result.pending_path = str(logger.pending_path) if logger.pending_path else None
+            result.location = logger.location_lines()
         checkpoint = trainer.checkpoint_callback
-        result.best_checkpoint = getattr(checkpoint, "best_model_path", "") if checkpoint else ""
-        result.last_checkpoint = getattr(checkpoint, "last_model_path", "") if checkpoint else ""
+        result.best_checkpoint = checkpoint.best_model_path if checkpoint else ""
+        result.last_checkpoint = checkpoint.last_model_path if checkpoint else ""
         result.history = trainer.history
         log.info("Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
     return result
 
 
-def _fit_and_test(cfg: DictConfig, trainer: Any, module: Any, datamodule: Any) -> dict[str, float]:
+@dataclass
+class _RunParts:
+    datamodule: TabularDataModule
+    module: TrainingModule
+    logger: Logger
+    trainer: Trainer
+    resume_run_id: str | None
+
+
+def _build_run(cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[object]) -> _RunParts:
+    """Everything a run needs, built and checked before the tracking run opens."""
+    seed_everything(cfg.seed)
+    datamodule = build_datamodule(cfg)
+    module = build_module(cfg, datamodule)
+    resume_run_id = None
+    if cfg.ckpt_path:  # a checkpoint of another model fails here, not after the tracking run opened
+        model_config = OmegaConf.to_container(cfg.model, resolve=True)
+        assert isinstance(model_config, dict)
+        state = check_checkpoint_fits(
+            cfg.ckpt_path, module.model, model_config={str(k): v for k, v in model_config.items()}
+        )
+        resume_run_id = state["tracking_run_id"] or None
+    logger = build_logger(cfg)
+    trainer = build_trainer(
+        cfg, run_dir=run_dir, callbacks=[*build_callbacks(cfg), *extra_callbacks], logger=logger
+    )
+    log.info(
+        "Model: %s parameters on %s, precision %s.",
+        f"{count_parameters(module):,}",
+        trainer.device,
+        trainer.precision,
+    )
+    return _RunParts(datamodule, module, logger, trainer, resume_run_id)
+
+
+def _fit_and_test(
+    cfg: DictConfig, trainer: Trainer, module: TrainingModule, datamodule: TabularDataModule
+) -> dict[str, float]:
     trainer.fit(module, datamodule, ckpt_path=cfg.ckpt_path)
     metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     checkpoint = trainer.checkpoint_callback
-    best = getattr(checkpoint, "best_model_path", "") if checkpoint else ""
+    best = checkpoint.best_model_path if checkpoint else ""
     if cfg.test_after_fit and datamodule.test_dataloader() is not None:
         test_metrics = trainer.test(module, datamodule, ckpt_path=best or None)
         trainer.log_metrics(test_metrics, step=trainer.global_step)
@@ -143,25 +195,31 @@ def _fit_and_test(cfg: DictConfig, trainer: Any, module: Any, datamodule: Any) -
     return metrics
 
 
-def _record_start(logger: Any, trainer: Any, datamodule: Any, overrides: list[str], run_dir: Path) -> None:
+def _record_start(
+    logger: Logger, trainer: Trainer, datamodule: TabularDataModule, overrides: list[str], run_dir: Path
+) -> None:
     tags = provenance_tags(device=describe_device(trainer.device), precision=trainer.precision)
     tags["overrides"] = redact(" ".join(overrides)) or "(none)"
     tags["run_dir"] = str(run_dir)
     logger.set_tags(tags)
     logger.log_hyperparams(flatten_config(trainer.config or {}))
-    if hasattr(logger, "log_dataset"):
-        info = datamodule.describe()
-        logger.log_dataset(
-            datamodule.splits_, name=str(info["name"]), source=str(info["source"]), target=datamodule.target
-        )
+    info = datamodule.describe()
+    logger.log_dataset(
+        datamodule.splits_, name=str(info["name"]), source=str(info["source"]), target=datamodule.target
+    )
 
 
 def _record_end(
-    logger: Any, trainer: Any, module: Any, datamodule: Any, run_dir: Path, result: RunResult
+    logger: Logger,
+    trainer: Trainer,
+    module: TrainingModule,
+    datamodule: TabularDataModule,
+    run_dir: Path,
+    result: RunResult,
 ) -> None:
     figure_paths = make_figures(run_dir, trainer, module, datamodule)
-    upload_run_files(logger, run_dir, trainer, figure_paths)
-    if getattr(logger, "log_model_enabled", False):
+    record_run_files(logger, run_dir, trainer, figure_paths)
+    if logger.records_model:
         model_dir = package_model(run_dir, module, datamodule, (trainer.config or {})["model"])
         result.model_uri = logger.log_model(model_dir, step=trainer.global_step)
 

@@ -94,7 +94,7 @@ def test_train_cfg_prints_the_composed_yaml_and_stops(
     assert status == 0, err
     printed = yaml.safe_load(out)
     assert printed["trainer"]["max_epochs"] == 7
-    assert printed["optimizer"]["_target_"] == "torch.optim.SGD"
+    assert printed["optimizer"]["_target_"] == "trainer.optim.optimizers.SGD"
     assert printed["data"]["seed"] == "${seed}"  # the config as composed, before interpolation
     assert "hydra" not in printed
     assert list(tmp_path.iterdir()) == []  # nothing ran, nothing was written

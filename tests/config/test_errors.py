@@ -77,7 +77,7 @@ def test_unknown_key_in_a_target_node_names_the_node_and_the_key() -> None:
 def test_added_key_a_target_does_not_take_is_caught_by_its_signature() -> None:
     # '+' gets past Hydra's struct check; the target's signature still rejects it.
     message = _error(["+optimizer.lrr=0.1"])
-    assert "optimizer.lrr is not an option of torch.optim.Adam" in message
+    assert "optimizer.lrr is not an option of trainer.optim.optimizers.Adam" in message
     assert "Did you mean 'lr'?" in message
 
 

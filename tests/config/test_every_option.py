@@ -17,7 +17,14 @@ from trainer.errors import ConfigError
 from .conftest import data_overrides
 
 GROUPS = group_options()
-ALL_OPTIONS = [(group, option) for group, options in GROUPS.items() for option in options]
+# Groups that other root configs compose (sweep.yaml's search spaces), not train.yaml.
+NOT_TRAIN_GROUPS = {"hparams_search"}
+ALL_OPTIONS = [
+    (group, option)
+    for group, options in GROUPS.items()
+    if group not in NOT_TRAIN_GROUPS
+    for option in options
+]
 # The groups train.yaml picks from; each must exist on disk with at least one option.
 DEFAULT_GROUPS = {"data", "model", "optimizer", "scheduler", "trainer", "callbacks", "logger", "paths"}
 

@@ -31,7 +31,7 @@ class WeightsPerValidation:
 
 
 def test_decide_first_value_is_an_improvement():
-    assert EarlyStopping(patience=3).decide(5.0) == (True, False, "")
+    assert EarlyStopping(monitor="val/loss", patience=3).decide(5.0) == (True, False, "")
 
 
 def test_decide_counts_patience_in_validations():
@@ -45,13 +45,13 @@ def test_decide_counts_patience_in_validations():
 
 
 def test_decide_patience_zero_stops_on_the_first_stall():
-    stopper = EarlyStopping(patience=0)
+    stopper = EarlyStopping(monitor="val/loss", patience=0)
     stopper.best = 1.0
     assert stopper.decide(1.0)[1] is True
 
 
 def test_decide_min_delta():
-    stopper = EarlyStopping(patience=5, min_delta=0.1)
+    stopper = EarlyStopping(monitor="val/loss", patience=5, min_delta=0.1)
     stopper.best = 1.0
     assert stopper.decide(0.95)[0] is False  # better, but not by more than min_delta
     assert stopper.decide(0.9)[0] is False  # exactly min_delta is not more than it
@@ -76,7 +76,7 @@ def test_decide_check_finite_stops_at_once(value):
 
 
 def test_decide_without_check_finite_treats_nan_as_no_improvement():
-    stopper = EarlyStopping(patience=3, check_finite=False)
+    stopper = EarlyStopping(monitor="val/loss", patience=3, check_finite=False)
     stopper.best = 0.5
     assert stopper.decide(math.nan) == (False, False, "")
 
@@ -218,8 +218,8 @@ def test_missing_monitor_is_a_config_error_listing_the_metrics(datamodule, modul
 
 
 def test_state_dict_round_trip():
-    stopper = EarlyStopping(patience=4)
+    stopper = EarlyStopping(monitor="val/loss", patience=4)
     stopper.best, stopper.wait, stopper.stopped_epoch = 0.25, 2, None
-    other = EarlyStopping(patience=4)
+    other = EarlyStopping(monitor="val/loss", patience=4)
     other.load_state_dict(stopper.state_dict())
     assert (other.best, other.wait, other.stopped_epoch) == (0.25, 2, None)

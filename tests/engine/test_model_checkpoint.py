@@ -225,7 +225,9 @@ def test_missing_unreadable_and_foreign_files_are_user_errors(tmp_path):
         load_checkpoint(tmp_path / "nope.ckpt")
     garbage = tmp_path / "garbage.ckpt"
     garbage.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(UserError, match="could not be read as a checkpoint"):
+    with pytest.raises(
+        UserError, match="not a checkpoint: it is a text file starting with 'not a checkpoint at all'"
+    ):
         load_checkpoint(garbage)
     plain = tmp_path / "plain.ckpt"
     torch.save({"weight": torch.zeros(2)}, plain)

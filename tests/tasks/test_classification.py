@@ -34,7 +34,7 @@ def multiclass_data() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_binary_needs_one_output() -> None:
-    assert BinaryObjective().output_size(2) == 1
+    assert BinaryObjective().output_size(num_features=5, num_classes=2) == 1
     assert BinaryObjective().default_monitor == ("ap", "max")
 
 
@@ -146,7 +146,7 @@ def test_binary_confusion_is_2x2_even_with_one_class() -> None:
 
 
 def test_multiclass_output_size_and_monitor() -> None:
-    assert MulticlassObjective().output_size(7) == 7
+    assert MulticlassObjective().output_size(num_features=5, num_classes=7) == 7
     assert MulticlassObjective().default_monitor == ("accuracy", "max")
 
 

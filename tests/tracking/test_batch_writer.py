@@ -190,23 +190,6 @@ def test_transient_errors_are_not_taken_for_permanent_ones() -> None:
     assert not is_permanent_error(StoreDown("refused"))
 
 
-def test_flush_waits_for_delivery_and_reports_a_dead_store() -> None:
-    sink = Sink()
-    writer = BatchWriter(sink, flush_interval=60.0)
-    writer.add(metrics=[("m", 1)], tags=[("t", 1)])
-    assert writer.flush(timeout=5) is True
-    assert sink.metrics == [("m", 1)]
-    assert writer.pending_count == 0
-    writer.close(timeout=1)
-
-    dead = Sink(always_fail=True)
-    writer = BatchWriter(dead, flush_interval=60.0, max_backoff=0.05)
-    writer.add(metrics=[("m", 1)])
-    assert writer.flush(timeout=0.5) is False
-    assert writer.pending_count == 1
-    assert writer.close(timeout=0.2).metrics == [("m", 1)]
-
-
 def test_resending_a_batch_whose_reply_was_lost_creates_no_duplicates(
     sqlite_store: Store, tmp_path: Path
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, flatten_config
 from trainer.tracking.provenance import command_line, git_state, provenance_tags, versions
-from trainer.tracking.redact import MASK, redact, redact_tree
+from trainer.redact import MASK, redact, redact_tree
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 

@@ -25,7 +25,7 @@ from trainer.config import compose_config
 from trainer.engine.checkpoint import load_checkpoint
 from trainer.tracking import MLflowLogger
 from trainer.tracking.params import flatten_config
-from trainer.tracking.redact import redact
+from trainer.redact import redact
 from trainer.tracking.spool import SPOOL_NAME, read_spool
 from trainer.train import RunResult, train
 
@@ -173,7 +173,7 @@ def spooled_run(
         result = train(compose_config(overrides))
         elapsed = time.monotonic() - started
     assert elapsed < 120, f"a dead server must not stall the run ({elapsed:.0f} s)"
-    spool_text = (result.run_dir / SPOOL_NAME).read_text() if result.spool_path else ""
+    spool_text = (result.run_dir / SPOOL_NAME).read_text() if result.pending_path else ""
     late_server = server_factory(port=port, start=False)  # the server comes up on the run's port
     resumed = start_offline_resume(late_server)  # and meanwhile, a resume waits for it too
     late_server.launch()
@@ -185,7 +185,7 @@ def test_training_completes_and_spools_when_the_server_is_down(spooled_run: Spoo
     assert result.metrics["test/loss"] > 0
     assert result.tracking_run_id is None
     assert result.model_uri is None
-    assert result.spool_path == str(result.run_dir / SPOOL_NAME)
+    assert result.pending_path == str(result.run_dir / SPOOL_NAME)
     assert spooled_run.spool_text, "the spool was written"
     assert (result.run_dir / "model" / "MLmodel").is_file(), "the model is kept locally for upload"
 
@@ -265,7 +265,7 @@ def live_run(server: MlflowServer, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def test_live_run_with_a_password_in_the_uri_is_recorded(live_run: LiveRun) -> None:
     assert live_run.run.info.status == "FINISHED"
-    assert live_run.result.spool_path is None
+    assert live_run.result.pending_path is None
     assert live_run.run.data.params == expected_params(live_run.result)
     assert live_run.run.data.params["logger.tracking_uri"] == f"http://user:***@127.0.0.1:{live_run.port}"
     assert live_run.run.data.tags["note"] == "postgresql://u:***@h/db"
@@ -391,7 +391,7 @@ def test_outage_mid_run_loses_and_repeats_no_point(outage_run: OutageRun) -> Non
 
     run = client.get_run(result.tracking_run_id)
     assert run.info.status == "FINISHED"
-    assert result.spool_path is None
+    assert result.pending_path is None
     assert [r.info.run_id for r in client.search_runs([run.info.experiment_id])] == [run.info.run_id]
     assert_history_arrived_once(client, run.info.run_id, result)
     assert run.data.params == expected_params(result)

@@ -7,41 +7,52 @@ schema never drifts from the code it configures.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import inspect
+import typing
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
+#: Trainer arguments that are objects passed in code, not config values.
+_TRAINER_RUNTIME_ARGS = frozenset({"callbacks", "logger", "default_root_dir"})
+_PRIMITIVES = (str, int, float, bool)
 
 
-@dataclass
-class TrainerConfig:
-    """Mirrors :class:`trainer.engine.Trainer`'s keyword arguments (Lightning's names)."""
+def _trainer_schema() -> tuple[type, dict[str, Any]]:
+    """A dataclass of the Trainer's config arguments, built from its signature.
 
-    accelerator: str = "auto"
-    precision: str = "32"
-    max_epochs: int = 30
-    max_steps: int = -1
-    max_time: float | None = None
-    gradient_clip_val: float = 0.0
-    gradient_clip_algorithm: str = "norm"
-    accumulate_grad_batches: int = 1
-    limit_train_batches: Any = 1.0  # int (count) or float (fraction)
-    limit_val_batches: Any = 1.0
-    limit_test_batches: Any = 1.0
-    limit_predict_batches: Any = 1.0
-    fast_dev_run: Any = False  # bool, or an int number of batches
-    overfit_batches: int = 0
-    check_val_every_n_epoch: int = 1
-    log_every_n_steps: int = 10
-    deterministic: bool = False
+    The Trainer's signature is the one source of names, types and defaults: nothing here is
+    copied by hand, so the schema cannot drift from the code (``conf/trainer/default.yaml``
+    is checked against the same signature by a test).
+
+    Returns:
+        The dataclass, and the fields whose type is a union of primitives (``int | float``),
+        which OmegaConf 2.3 cannot hold: they are typed ``Any`` and checked by ``validate``.
+    """
+    from trainer.engine.trainer import Trainer
+
+    hints = typing.get_type_hints(Trainer.__init__)
+    fields: list[tuple[str, Any, Any]] = []
+    unions: dict[str, Any] = {}
+    for name, parameter in inspect.signature(Trainer.__init__).parameters.items():
+        if name == "self" or name in _TRAINER_RUNTIME_ARGS:
+            continue
+        hint = hints[name]
+        members = [t for t in typing.get_args(hint) if t is not type(None)]
+        if len(members) > 1 and all(t in _PRIMITIVES for t in members):
+            unions[f"trainer.{name}"] = hint
+            hint = Any
+        fields.append((name, hint, field(default=parameter.default)))
+    schema = make_dataclass("TrainerConfig", fields)
+    schema.__doc__ = "The Trainer's config arguments (generated from its signature)."
+    return schema, unions
 
 
-#: The types of the fields typed ``Any`` above: OmegaConf 2.3 cannot hold a union of primitives,
-#: so ``validate`` checks these itself (``fast_dev_run=abc`` would otherwise fail deep in the Trainer).
-UNION_FIELDS: dict[str, Any] = {
-    **{f"trainer.limit_{stage}_batches": int | float for stage in ("train", "val", "test", "predict")},
-    "trainer.fast_dev_run": bool | int,
-}
+TrainerConfig, _TRAINER_UNIONS = _trainer_schema()
+
+#: Fields typed ``Any`` in the schemas because they hold a union of primitives; ``validate``
+#: checks their values against these types itself (``fast_dev_run=abc`` would otherwise
+#: fail deep in the Trainer).
+UNION_FIELDS: dict[str, Any] = dict(_TRAINER_UNIONS)
 
 
 @dataclass
@@ -73,7 +84,7 @@ class TrainConfig:
     model: Any = None
     optimizer: Any = None
     scheduler: Any = None
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)  # type: ignore[valid-type]
     callbacks: Any = None
     logger: Any = None
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -83,9 +94,3 @@ class TrainConfig:
     ckpt_path: str | None = None
     run_name: str | None = None
     test_after_fit: bool = True
-
-
-def register_schemas() -> None:
-    """Make the schemas available to Hydra configs as ``schema/train`` (idempotent)."""
-    store = ConfigStore.instance()
-    store.store(group="schema", name="train", node=TrainConfig)

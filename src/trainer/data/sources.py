@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn import datasets
 
+from trainer.data.file_sniff import Compression, compression_of, describe_file, is_text, read_head
 from trainer.errors import ConfigError, DataError
 
 SKLEARN_SETS = {
@@ -136,18 +137,20 @@ class SyntheticSource(TableSource):
 
 
 class CsvSource(TableSource):
-    """A CSV file read with pandas.
+    """A CSV file read with pandas, compressed or not (``.csv.gz``, ``.bz2``, ``.xz``, ``.zip``).
 
     Args:
         path: the file (relative paths are taken from the directory you run in).
-        sep: column separator.
+        sep: column separator; ``\\t`` or ``tab`` mean a tab (Hydra keeps ``"\\t"`` as two characters).
     """
 
     def __init__(self, *, path: str, sep: str = ",") -> None:
         if not path:
             raise ConfigError("data.source.path is empty; pass data.source.path=/path/to/file.csv.")
+        if not sep:
+            raise ConfigError("data.source.sep is empty; pass one character, e.g. 'data.source.sep=\";\"'.")
         self.path = Path(path).expanduser()
-        self.sep = sep
+        self.sep = SEP_ALIASES.get(sep, sep)
 
     def load(self) -> pd.DataFrame:
         where = f"data.source.path={str(self.path)!r}"
@@ -157,17 +160,100 @@ class CsvSource(TableSource):
             raise DataError(f"{where} is a folder; pass the CSV file inside it.")
         if self.path.stat().st_size == 0:
             raise DataError(f"{where} is an empty file; it needs a header row and data rows.")
+        head = read_head(self.path)
+        # Read compressed files by their bytes, not their name: a gzip saved as claims.csv is read too.
+        compression = compression_of(head)
+        if compression is None and not is_text(head):
+            raise DataError(f"{where} is not a CSV file: it is {describe_file(self.path)}. Pass a CSV file.")
+        kind = f" ({describe_file(self.path)})" if compression else ""
         try:
-            frame = pd.read_csv(self.path, sep=self.sep)
+            frame = pd.read_csv(self.path, sep=self.sep, compression=compression)
         except pd.errors.EmptyDataError:
             raise DataError(f"{where} has no columns; it needs a header row and data rows.") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            self._raise_if_other_separator(where, compression)
             reason = " ".join(str(exc).split())  # pandas ends its message with a newline: keep one line
-            raise DataError(f"{where} could not be parsed as CSV: {reason}. Check data.source.sep.") from exc
+            raise DataError(
+                f"{where}{kind} could not be parsed as CSV: {reason}. Check data.source.sep."
+            ) from exc
+        except (OSError, ValueError, RuntimeError, ImportError) as exc:
+            # A damaged archive, a zip holding several files, a missing zstandard package...
+            raise DataError(
+                f"{where} is {describe_file(self.path)} that could not be read as a compressed CSV: "
+                f"{' '.join(str(exc).split())}"
+            ) from exc
+        if len(frame.columns) == 1:
+            self._raise_if_other_separator(where, compression)
         if frame.empty:
             raise DataError(f"{where} has a header but no data rows.")
         frame.columns = [str(c).strip() for c in frame.columns]
         return frame
 
+    def _raise_if_other_separator(self, where: str, compression: Compression | None) -> None:
+        """A file split by another separator reads as one column or fails: name the one it uses."""
+        try:
+            found = detect_separator(self._first_lines(compression), exclude=self.sep)
+        except (OSError, ValueError, RuntimeError, ImportError, UnicodeDecodeError):
+            return  # the caller's own message still applies
+        if found is not None:
+            name, override = SEPARATORS[found]
+            raise DataError(
+                f"{where} looks separated by {name}, not {self.sep!r}; pass {override} on the command line."
+            )
+
+    def _first_lines(self, compression: Compression | None, limit: int = 50) -> list[str]:
+        # pandas opens compressed files the same way for read_csv; reuse its opener.
+        from pandas.io.common import get_handle
+
+        with get_handle(self.path, "r", compression=compression, errors="replace") as handles:
+            lines = []
+            for line in handles.handle:
+                lines.append(str(line).rstrip("\r\n"))
+                if len(lines) >= limit:
+                    break
+        return [line for line in lines if line.strip()]
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.path.stem, "source": str(self.path.resolve())}
+
+
+#: Spellings of a tab that a command line can carry; Hydra reads "\t" as backslash + t.
+SEP_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
+
+#: Separators we recognise -> (their name, the override that selects them, quoted for a POSIX
+#: shell and for Hydra: the single quotes keep ';' and '"' from the shell, the double quotes make
+#: Hydra read the value as a string).
+SEPARATORS = {
+    ",": ("commas (',')", """'data.source.sep=","'"""),
+    ";": ("semicolons (';')", """'data.source.sep=";"'"""),
+    "\t": ("tabs", """'data.source.sep="\\t"'"""),
+    "|": ("pipes ('|')", """'data.source.sep="|"'"""),
+}
+
+
+def detect_separator(lines: list[str], *, exclude: str = "") -> str | None:
+    """The separator that splits ``lines`` into the same number (>1) of fields on most lines.
+
+    Args:
+        lines: the file's first non-blank lines, header first.
+        exclude: the separator already tried.
+
+    Returns:
+        One of :data:`SEPARATORS`' keys, or ``None`` when none fits.
+    """
+    if len(lines) < 1:
+        return None
+    best: tuple[int, str] | None = None
+    for sep in SEPARATORS:
+        if sep == exclude:
+            continue
+        width = lines[0].count(sep)
+        if width == 0:
+            continue
+        # Quoted fields may hold the separator; most lines agreeing with the header is enough.
+        agreeing = sum(line.count(sep) == width for line in lines[1:])
+        if len(lines) > 1 and agreeing < 0.8 * (len(lines) - 1):
+            continue
+        if best is None or width > best[0]:
+            best = (width, sep)
+    return best[1] if best else None

@@ -21,10 +21,11 @@ from trainer.data.preprocessing import (
 from trainer.data.sources import TableSource
 from trainer.data.splits import SPLITS, SplitIndices, random_split, time_split
 from trainer.errors import ConfigError, DataError
+from trainer.tasks import OBJECTIVES, objective_class
 
 log = logging.getLogger(__name__)
 
-TASKS = ("auto", "binary", "multiclass", "regression", "reconstruction")
+TASKS = ("auto", *OBJECTIVES)
 MAX_CLASSES_FOR_AUTO = 50
 
 
@@ -160,30 +161,11 @@ class TabularDataModule:
         self._ready = True
 
     def _encode_target(self, target: pd.Series, where: str) -> np.ndarray:
-        if self.task in ("regression",):
-            numeric = pd.to_numeric(target, errors="coerce")
-            if numeric.isna().any():
-                raise DataError(
-                    f"data.target={self.target!r} in {where} must be numeric for regression; "
-                    f"it holds {target[numeric.isna()].iloc[0]!r}."
-                )
-            self.classes_: list[Any] = []
-            return numeric.to_numpy(dtype=np.float32)
-        classes = sorted(target.unique().tolist(), key=str)
-        if len(classes) < 2 and self.task != "reconstruction":
-            raise DataError(
-                f"data.target={self.target!r} in {where} has a single class ({classes[0]!r}); a "
-                "classifier needs at least two. Check the target column or the rows kept."
-            )
-        if self.task == "binary" and len(classes) != 2:
-            raise DataError(
-                f"data.task=binary but data.target={self.target!r} has {len(classes)} classes; "
-                "use data.task=multiclass or data.task=auto."
-            )
-        self.classes_ = classes
-        lookup = {value: code for code, value in enumerate(classes)}
-        dtype = np.float32 if self.task in ("binary", "reconstruction") else np.int64
-        return target.map(lookup).to_numpy(dtype=dtype)
+        # The task's objective decides how its target column becomes labels.
+        labels, self.classes_ = objective_class(self.task).encode_labels(
+            target, column=self.target, where=where
+        )
+        return labels
 
     def _split(self, frame: pd.DataFrame, labels: np.ndarray) -> SplitIndices:
         if self.split == "time":
@@ -195,11 +177,7 @@ class TabularDataModule:
                 val_start=self.val_start,
                 test_start=self.test_start,
             )
-        stratify = self.split == "stratified" and self.task in (
-            "binary",
-            "multiclass",
-            "reconstruction",
-        )
+        stratify = self.split == "stratified" and objective_class(self.task).stratify
         return random_split(
             labels,
             val_fraction=self.val_fraction,

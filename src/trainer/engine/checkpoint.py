@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shlex
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from trainer.data.file_sniff import describe_file
 from trainer.errors import UserError
 
 FORMAT_VERSION = 1
@@ -66,7 +69,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or foreign files
-        raise UserError(f"ckpt_path={str(path)!r} could not be read as a checkpoint: {exc}") from exc
+        raise UserError(_unreadable_message(source, exc)) from exc
     if not isinstance(state, dict) or "format_version" not in state:
         raise UserError(f"ckpt_path={str(path)!r} is not a checkpoint written by this trainer.")
     leftover = set(state) - CHECKPOINT_KEYS
@@ -88,6 +91,108 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"this trainer reads version {FORMAT_VERSION}."
         )
     return state
+
+
+def _unreadable_message(source: Path, exc: Exception) -> str:
+    """Why torch could not load ``source``, in words: name the file's real kind first.
+
+    torch's own message for a text file is "invalid load key, 'h'", and for a CSV "101"
+    (the byte 'e'): true but useless. The file's first bytes say what was passed instead.
+    """
+    where = f"ckpt_path={str(source)!r}"
+    what = describe_file(source)
+    if what.startswith(("a PyTorch file", "a Python pickle")):
+        # A real torch file that weights_only refuses: a foreign object or a code payload.
+        reason = " ".join(str(exc).split())[:300]
+        return (
+            f"{where} is {what} that could not be read safely as a checkpoint "
+            f"(weights_only=True refuses it: {reason}). Pass a .ckpt file this trainer wrote."
+        )
+    if what.startswith("a zip archive"):
+        what = f"{what}, not a PyTorch file"
+    return (
+        f"{where} is not a checkpoint: it is {what}. Pass a .ckpt file this trainer wrote "
+        "(runs/<run>/checkpoints/last.ckpt)."
+    )
+
+
+def check_checkpoint_fits(
+    path: str | Path, model: torch.nn.Module, *, model_config: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Load a checkpoint and check that its weights fit ``model``, before anything else starts.
+
+    Called before the tracking run and the run folder are made, so a checkpoint from another
+    model costs one line instead of an empty run in the store and warnings before the error.
+
+    Args:
+        path: the ``.ckpt`` file.
+        model: a freshly built model of the run that will load it (its weights are not changed).
+        model_config: this run's resolved ``model`` config; when given, the settings that differ
+            from the ones the checkpoint was saved with are named as overrides to paste.
+
+    Returns:
+        The checkpoint's state, as :func:`load_checkpoint` returns it (so it is read once).
+
+    Raises:
+        UserError: the file is not a checkpoint, or its weights' names or shapes differ from
+            ``model``'s.
+    """
+    state = load_checkpoint(path)
+    saved: dict[str, Any] = state["model"]
+    expected = model.state_dict()
+    missing = [key for key in expected if key not in saved]
+    unexpected = [key for key in saved if key not in expected]
+    wrong = [
+        f"{key} {tuple(saved[key].shape)} vs {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in saved and tuple(saved[key].shape) != tuple(value.shape)
+    ]
+    if not (missing or unexpected or wrong):
+        return state
+    problems = []
+    if wrong:
+        problems.append(f"shapes differ (checkpoint vs this model): {_first(wrong)}")
+    if missing:
+        problems.append(f"this model has weights the checkpoint lacks: {_first(missing)}")
+    if unexpected:
+        problems.append(f"the checkpoint has weights this model lacks: {_first(unexpected)}")
+    fix = "Use the same model settings as the run that saved it (they are stored in its config)"
+    overrides = _differing_overrides(state.get("config") or {}, model_config)
+    if overrides:
+        fix += f": add {' '.join(overrides)}"
+    raise UserError(f"ckpt_path={str(path)!r} does not fit this model: {'; '.join(problems)}. {fix}.")
+
+
+def _first(items: list[str], limit: int = 3) -> str:
+    more = f" (and {len(items) - limit} more)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _differing_overrides(
+    saved_config: Mapping[str, Any], model_config: Mapping[str, Any] | None
+) -> list[str]:
+    """``model.<key>=<value>`` for each model setting the checkpoint was saved with that differs."""
+    saved_model = saved_config.get("model")
+    if model_config is None or not isinstance(saved_model, Mapping):
+        return []
+    overrides = []
+    for key, value in saved_model.items():
+        if str(key).startswith("_") or model_config.get(key) == value:
+            continue
+        # Quoted for the shell ([64,32] is a glob pattern to bash); Hydra reads the rest.
+        overrides.append(shlex.quote(f"model.{key}={_hydra_value(value)}"))
+    return overrides
+
+
+def _hydra_value(value: Any) -> str:
+    """A value written the way a Hydra override reads it back: [64,32], true, null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_hydra_value(item) for item in value) + "]"
+    return str(value)
 
 
 def capture_rng_state() -> dict[str, Any]:

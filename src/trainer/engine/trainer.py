@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainer.engine.callbacks.model_checkpoint import ModelCheckpoint
 from trainer.engine.checkpoint import (
     capture_rng_state,
     load_checkpoint,
@@ -80,7 +81,7 @@ class Trainer:
         *,
         accelerator: str = "auto",
         precision: str | int = "32",
-        max_epochs: int = 10,
+        max_epochs: int = 30,
         max_steps: int = -1,
         max_time: float | None = None,
         gradient_clip_val: float = 0.0,
@@ -93,7 +94,7 @@ class Trainer:
         fast_dev_run: bool | int = False,
         overfit_batches: int = 0,
         check_val_every_n_epoch: int = 1,
-        log_every_n_steps: int = 50,
+        log_every_n_steps: int = 10,
         deterministic: bool = False,
         callbacks: Sequence[Any] = (),
         logger: Logger | None = None,
@@ -180,7 +181,7 @@ class Trainer:
     ) -> torch.Tensor:
         """The objective's predictions (probabilities, values or per-row errors) for the predict split."""
         self._prepare(module, ckpt_path)
-        loader = self._loader(datamodule.predict_dataloader(), "predict")
+        loader = self._loader(datamodule.predict_dataloader())
         if loader is None:
             raise UserError("The data has no predict split; set data.test_fraction above 0.")
         with deterministic_algorithms(self.deterministic):
@@ -214,16 +215,16 @@ class Trainer:
         self.logger.log_metrics(metrics, step=step)
 
     @property
-    def checkpoint_callback(self) -> Any | None:
-        """The first callback that keeps checkpoints (has ``best_model_path``), if any."""
-        return next((cb for cb in self.callbacks if hasattr(cb, "best_model_path")), None)
+    def checkpoint_callback(self) -> ModelCheckpoint | None:
+        """The first :class:`ModelCheckpoint` among the callbacks, if any."""
+        return next((cb for cb in self.callbacks if isinstance(cb, ModelCheckpoint)), None)
 
     # ------------------------------------------------------------------ fit
     def _fit(self, module: TrainingModule, datamodule: Any, ckpt_path: str | Path | None) -> None:
         self._module = module
         module.to(self.device)
-        train_loader = self._loader(datamodule.train_dataloader(), "train")
-        val_loader = self._loader(datamodule.val_dataloader(), "val")
+        train_loader = self._loader(datamodule.train_dataloader())
+        val_loader = self._loader(datamodule.val_dataloader())
         if self.overfit_batches:
             train_loader = val_loader = self._overfit_loader(datamodule)
         self.num_training_batches = self._length(train_loader, "train")
@@ -345,7 +346,7 @@ class Trainer:
     def _non_finite(self, bad: BadLoss) -> NonFiniteLossError:
         saved = ""
         callback = self.checkpoint_callback
-        if callback is not None and getattr(callback, "last_model_path", None):
+        if callback is not None and callback.last_model_path:
             saved = f" The last good checkpoint is kept at {callback.last_model_path}."
         return NonFiniteLossError(
             f"The training loss became {bad.value} at epoch {self.current_epoch + 1}, "
@@ -359,7 +360,7 @@ class Trainer:
         self, module: TrainingModule, datamodule: Any, stage: str, ckpt_path: str | Path | None
     ) -> dict[str, float]:
         self._prepare(module, ckpt_path)
-        loader = self._loader(getattr(datamodule, f"{stage}_dataloader")(), stage)
+        loader = self._loader(getattr(datamodule, f"{stage}_dataloader")())
         if loader is None:
             raise UserError(f"The data has no {stage} split; set data.{stage}_fraction above 0.")
         with deterministic_algorithms(self.deterministic):
@@ -407,7 +408,7 @@ class Trainer:
         return torch.cat(outputs).cpu(), torch.cat(labels).cpu(), float(loss_sum) / rows
 
     # ------------------------------------------------------------------ helpers
-    def _loader(self, loader: Any, stage: str) -> Any:
+    def _loader(self, loader: Any) -> Any:
         if loader is None:
             return None
         if hasattr(loader, "to"):
@@ -419,7 +420,7 @@ class Trainer:
         if hasattr(loader, "without_shuffle"):
             loader = loader.without_shuffle()
         self.limits["train"] = self.limits["val"] = self.overfit_batches
-        return self._loader(loader, "train")
+        return self._loader(loader)
 
     def _length(self, loader: Any, stage: str) -> int:
         try:

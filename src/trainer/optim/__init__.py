@@ -1,1 +1,1 @@
-"""Learning-rate schedules (optimizers come straight from torch.optim via conf/optimizer)."""
+"""Optimizers (torch's, with their settings checked when the config is built) and learning-rate schedules."""

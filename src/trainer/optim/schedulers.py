@@ -35,6 +35,14 @@ def _positive(name: str, value: float) -> None:
         raise ConfigError(f"scheduler.{name}={value} must be greater than 0.")
 
 
+def _not_negative(name: str, value: float, why: str) -> None:
+    # A negative value here would turn the learning rate negative or the schedule backwards.
+    if value < 0:
+        raise ConfigError(
+            f"scheduler.{name}={value} must be 0 or more ({why}); fix it with scheduler.{name}=0."
+        )
+
+
 def piecewise(
     optimizer: torch.optim.Optimizer,
     plan: TrainingPlan,
@@ -47,6 +55,10 @@ def piecewise(
     _check_interval(interval)
     _positive("gamma", gamma)  # 0 or less would stop training or climb the loss
     marks = sorted(int(m) for m in milestones)
+    if marks and marks[0] < 0:
+        raise ConfigError(
+            f"scheduler.milestones={list(milestones)} holds {marks[0]}; milestones are epochs, 0 or more."
+        )
 
     def factor(t: int) -> float:
         return float(gamma ** bisect.bisect_right(marks, t))
@@ -78,6 +90,7 @@ def power(
     """Power scheduling: lr0 / (1 + t/s)**c, quick at first and slower later."""
     _check_interval(interval)
     _positive("s", s)
+    _not_negative("c", c, "a negative power makes the rate grow")
     return SchedulerSpec(
         lr_scheduler.LambdaLR(optimizer, lambda t: 1.0 / (1.0 + t / s) ** c), interval=interval
     )
@@ -99,6 +112,9 @@ def performance(
         raise ConfigError(f"scheduler.mode={mode!r}; choose 'min' or 'max'.")
     if not 0 < factor < 1:
         raise ConfigError(f"scheduler.factor={factor} must be between 0 and 1.")
+    _not_negative("patience", patience, "epochs to wait")
+    _not_negative("threshold", threshold, "the least change that counts as better")
+    _not_negative("min_lr", min_lr, "the floor of the learning rate")
     scheduler = lr_scheduler.ReduceLROnPlateau(
         optimizer,
         mode="min" if mode == "min" else "max",
@@ -154,6 +170,7 @@ def cosine(
 ) -> SchedulerSpec:
     """Cosine annealing from the optimizer's rate to ``eta_min`` over the whole run."""
     _check_interval(interval)
+    _not_negative("eta_min", eta_min, "the rate it anneals down to")
     horizon = plan.max_epochs if interval == "epoch" else plan.total_steps
     return SchedulerSpec(
         lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, horizon), eta_min=eta_min),

@@ -1,12 +1,35 @@
-"""Objectives: the loss, the prediction and the metrics of each kind of task."""
+"""Objectives: the loss, the prediction and the metrics of each kind of task.
 
+``OBJECTIVES`` maps each task name to its objective class; a new task registers here and
+nowhere else.
+"""
+
+from trainer.errors import ConfigError
 from trainer.tasks.base import Objective
 from trainer.tasks.binary import BinaryObjective
 from trainer.tasks.multiclass import MulticlassObjective
 from trainer.tasks.reconstruction import ReconstructionObjective
 from trainer.tasks.regression import RegressionObjective
 
-OBJECTIVES = ("binary", "multiclass", "regression", "reconstruction")
+OBJECTIVES: dict[str, type[Objective]] = {
+    cls.name: cls
+    for cls in (BinaryObjective, MulticlassObjective, RegressionObjective, ReconstructionObjective)
+}
+
+
+def objective_class(name: str) -> type[Objective]:
+    """The objective class of a task name.
+
+    Raises:
+        ConfigError: ``name`` is not a known task.
+    """
+    try:
+        return OBJECTIVES[name]
+    except KeyError:
+        raise ConfigError(
+            f"objective.name={name!r} is not known; choose auto or one of {', '.join(OBJECTIVES)}."
+        ) from None
+
 
 __all__ = [
     "OBJECTIVES",
@@ -15,4 +38,5 @@ __all__ = [
     "Objective",
     "ReconstructionObjective",
     "RegressionObjective",
+    "objective_class",
 ]

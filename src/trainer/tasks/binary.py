@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, ClassVar
+
 import numpy as np
+import pandas as pd
 import torch
 from torch.nn import functional as F
 
+from trainer.errors import ConfigError, DataError, UserError
 from trainer.tasks.base import Objective
 from trainer.tasks.metrics import classification_metrics, confusion_matrix, ranking_metrics
 
@@ -19,15 +24,32 @@ class BinaryObjective(Objective):
         threshold: probability at or above which a row is predicted positive.
     """
 
-    name = "binary"
-    default_monitor = ("ap", "max")
+    name: ClassVar[str] = "binary"
+    default_monitor: ClassVar[tuple[str, str]] = ("ap", "max")
 
     def __init__(self, *, pos_weight: float | None = None, threshold: float = 0.5) -> None:
         self.pos_weight = None if pos_weight is None else float(pos_weight)
         self.threshold = float(threshold)
         self._pos_weight_tensor: torch.Tensor | None = None
 
-    def output_size(self, num_targets: int) -> int:
+    @classmethod
+    def from_options(cls, options: dict[str, Any], *, train_labels: torch.Tensor) -> BinaryObjective:
+        return cls(
+            pos_weight=_pos_weight(options.get("pos_weight"), train_labels),
+            threshold=float(options.get("threshold", 0.5)),
+        )
+
+    @classmethod
+    def encode_labels(cls, target: pd.Series, *, column: str, where: str) -> tuple[np.ndarray, list[Any]]:
+        codes, classes = super().encode_labels(target, column=column, where=where)
+        if len(classes) != 2:
+            raise DataError(
+                f"data.task=binary but data.target={column!r} has {len(classes)} classes; "
+                "use data.task=multiclass or data.task=auto."
+            )
+        return codes.astype(np.float32), classes  # BCE compares float targets
+
+    def output_size(self, *, num_features: int, num_classes: int) -> int:
         return 1
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -55,3 +77,43 @@ class BinaryObjective(Objective):
         y_true = targets.reshape(-1).cpu().numpy().astype(np.int64)
         y_pred = (self.predict(outputs).cpu().numpy() >= self.threshold).astype(np.int64)
         return confusion_matrix(y_true, y_pred, 2)
+
+    def figures(
+        self, predictions: np.ndarray, labels: np.ndarray, *, classes: list[Any], directory: Path
+    ) -> list[Path]:
+        from trainer import plots  # matplotlib loads only when a run draws figures
+
+        y_true = labels.reshape(-1).astype(np.int64)
+        y_pred = (predictions >= self.threshold).astype(np.int64)
+        matrix = confusion_matrix(y_true, y_pred, 2)
+        return [
+            plots.confusion_matrix(matrix, classes, directory / "confusion_matrix.png"),
+            *plots.roc_and_pr(y_true, predictions, directory),
+        ]
+
+    def packaging_meta(self) -> dict[str, Any]:
+        return {"threshold": self.threshold}
+
+    @classmethod
+    def prediction_frame(
+        cls, outputs: torch.Tensor, inputs: torch.Tensor, meta: dict[str, Any]
+    ) -> pd.DataFrame:
+        probability = torch.sigmoid(outputs.reshape(-1)).numpy()
+        classes = meta["classes"]
+        labels = np.where(probability >= meta.get("threshold", 0.5), classes[1], classes[0])
+        return pd.DataFrame({"probability": probability, "prediction": labels})
+
+
+def _pos_weight(value: Any, train_labels: torch.Tensor) -> float | None:
+    """``objective.pos_weight``: null, a number, or ``balanced`` (negatives per positive in train)."""
+    if value is None:
+        return None
+    if value == "balanced":
+        positives = float(train_labels.sum())
+        if positives == 0:
+            raise UserError("objective.pos_weight=balanced but the training split has no positive rows.")
+        return (len(train_labels) - positives) / positives
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"objective.pos_weight={value!r}; use null, a number, or 'balanced'.") from None

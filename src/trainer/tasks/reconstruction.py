@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 
 from trainer.tasks.base import Objective
@@ -20,8 +23,18 @@ class ReconstructionObjective(Objective):
     how an autoencoder trained on normal rows flags anomalies.
     """
 
-    name = "reconstruction"
-    default_monitor = ("loss", "min")
+    name: ClassVar[str] = "reconstruction"
+    default_monitor: ClassVar[tuple[str, str]] = ("loss", "min")
+
+    @classmethod
+    def encode_labels(cls, target: pd.Series, *, column: str, where: str) -> tuple[np.ndarray, list[Any]]:
+        # Labels only describe the rows (a single class is fine: normal rows only).
+        classes = sorted(target.unique().tolist(), key=str)
+        lookup = {value: code for code, value in enumerate(classes)}
+        return target.map(lookup).to_numpy(dtype=np.float32), classes
+
+    def output_size(self, *, num_features: int, num_classes: int) -> int:
+        return num_features  # the network rebuilds its input
 
     def targets(self, inputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return inputs
@@ -43,3 +56,20 @@ class ReconstructionObjective(Objective):
         if len(np.unique(labels)) == 2:
             result.update(ranking_metrics(labels.astype(np.int64), errors))
         return result
+
+    def figures(
+        self, predictions: np.ndarray, labels: np.ndarray, *, classes: list[Any], directory: Path
+    ) -> list[Path]:
+        from trainer import plots  # matplotlib loads only when a run draws figures
+
+        return [
+            plots.reconstruction_errors(
+                predictions, labels.reshape(-1), directory / "reconstruction_error.png"
+            )
+        ]
+
+    @classmethod
+    def prediction_frame(
+        cls, outputs: torch.Tensor, inputs: torch.Tensor, meta: dict[str, Any]
+    ) -> pd.DataFrame:
+        return pd.DataFrame({"reconstruction_error": (outputs - inputs).pow(2).mean(dim=-1).numpy()})

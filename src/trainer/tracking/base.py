@@ -1,13 +1,18 @@
-"""The small interface every logger follows; the Trainer and train() talk only to this."""
+"""The one interface every logger follows; the Trainer, train() and the CLI talk only to this.
+
+Everything a run may ask of a logger is a method here. The core records (params, tags,
+metrics, files) are abstract; the rest have do-nothing defaults, so a logger that has no
+datasets, models or server to point at says nothing about them.
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 
-@runtime_checkable
-class Logger(Protocol):
+class Logger(ABC):
     """A sink for one run's params, metrics and files.
 
     ``log_metrics`` is called from the training loop and must return at once: an
@@ -17,33 +22,86 @@ class Logger(Protocol):
     @property
     def run_id(self) -> str | None:
         """An id to store in checkpoints so a resumed run continues the same record."""
-        ...
-
-    def start(self, *, run_name: str, run_dir: Path, resume_run_id: str | None = None) -> None:
-        """Open the record of a run (or reopen ``resume_run_id`` when resuming a checkpoint)."""
-        ...
-
-    def log_hyperparams(self, params: dict[str, Any]) -> None: ...
-
-    def set_tags(self, tags: dict[str, Any]) -> None: ...
-
-    def log_metrics(self, metrics: dict[str, float], *, step: int) -> None: ...
-
-    def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None: ...
-
-    def finalize(self, status: str) -> None:
-        """Flush everything and close the run; ``status`` is FINISHED, FAILED or KILLED."""
-        ...
-
-
-class NullLogger:
-    """Records nothing (``logger=none``)."""
-
-    @property
-    def run_id(self) -> str | None:
         return None
 
-    def start(self, *, run_name: str, run_dir: Path, resume_run_id: str | None = None) -> None:
+    @abstractmethod
+    def start(
+        self,
+        *,
+        run_name: str,
+        run_dir: Path,
+        resume_run_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> None:
+        """Open the record of a run.
+
+        Args:
+            run_name: readable name of the run.
+            run_dir: the run folder (for files the logger keeps locally).
+            resume_run_id: reopen this run when resuming a checkpoint.
+            parent_run_id: nest the run under this one (a sweep trial under its study).
+        """
+
+    @abstractmethod
+    def log_hyperparams(self, params: dict[str, Any]) -> None:
+        """Record flat ``key -> value`` params once per run."""
+
+    @abstractmethod
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        """Record or overwrite string tags."""
+
+    @abstractmethod
+    def log_metrics(self, metrics: dict[str, float], *, step: int) -> None:
+        """Queue scalar metrics at ``step``; returns at once."""
+
+    @abstractmethod
+    def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
+        """Store a file or a folder with the run (under ``artifact_path`` when given)."""
+
+    @abstractmethod
+    def finalize(self, status: str) -> None:
+        """Flush everything and close the run; ``status`` is FINISHED, FAILED or KILLED."""
+
+    # ------------------------------------------------------------------ optional records
+    @property
+    def records_checkpoints(self) -> bool:
+        """Whether the run should hand its best and last checkpoints to :meth:`log_artifact`."""
+        return False
+
+    @property
+    def records_model(self) -> bool:
+        """Whether the run should package its model for :meth:`log_model` (it costs seconds)."""
+        return False
+
+    def log_dataset(self, frames: dict[str, Any], *, name: str, source: str, target: str) -> None:
+        """Record each split (a DataFrame per split name) as a dataset input of the run."""
+        return None
+
+    def log_model(self, local_dir: Path, *, step: int = 0) -> str | None:
+        """Record a packaged model folder; return its URI, or None when not recorded."""
+        return None
+
+    @property
+    def pending_path(self) -> Path | None:
+        """Where records the tracking store never received were saved, if anywhere."""
+        return None
+
+    def location_lines(self) -> list[str]:
+        """Lines telling the user where the run's record is and how to browse it."""
+        return []
+
+
+class NullLogger(Logger):
+    """Records nothing (``logger=none``)."""
+
+    def start(
+        self,
+        *,
+        run_name: str,
+        run_dir: Path,
+        resume_run_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> None:
         return None
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:

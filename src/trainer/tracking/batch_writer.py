@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainer.tracking.redact import describe_error, redact
+from trainer.redact import describe_error, redact
 
 log = logging.getLogger(__name__)
 
@@ -94,18 +94,6 @@ class BatchWriter:
             self._pending.params.extend(params)
             self._pending.tags.extend(tags)
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Ask for a delivery now and wait up to ``timeout`` s for the queue to empty."""
-        self._wake.set()
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            with self._lock:
-                empty = len(self._pending) == 0 and not self._in_flight
-            if empty:
-                return True
-            time.sleep(0.01)
-        return False
-
     def close(self, timeout: float = 30.0) -> Pending:
         """Deliver what is pending, retrying until ``timeout``; return what could not be sent."""
         self._deadline = time.monotonic() + timeout
@@ -120,11 +108,6 @@ class BatchWriter:
                 # ignores as exact duplicates.
                 left.prepend(self._in_flight_items)
         return left
-
-    @property
-    def pending_count(self) -> int:
-        with self._lock:
-            return len(self._pending)
 
     # -------------------------------------------------------------- consumer side (this thread)
 

@@ -9,8 +9,10 @@ from typing import Any
 
 import yaml
 
+from trainer.tracking.base import Logger
 
-class CSVLogger:
+
+class CSVLogger(Logger):
     """Write ``metrics.csv`` (step, name, value) and ``params.yaml`` under ``save_dir``.
 
     Rows are kept in memory and written at ``flush_every`` points and at the end, so the
@@ -29,12 +31,18 @@ class CSVLogger:
         self._rows: list[tuple[int, str, float]] = []
         self._header_written = self.metrics_path.exists()
 
-    @property
-    def run_id(self) -> str | None:
+    def start(
+        self,
+        *,
+        run_name: str,
+        run_dir: Path,
+        resume_run_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> None:
         return None
 
-    def start(self, *, run_name: str, run_dir: Path, resume_run_id: str | None = None) -> None:
-        return None
+    def location_lines(self) -> list[str]:
+        return [f"metrics: {self.metrics_path}"]
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:
         with open(self.save_dir / "params.yaml", "w") as f:

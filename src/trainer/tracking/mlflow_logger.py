@@ -16,8 +16,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from trainer.redact import describe_error, redact
+from trainer.tracking.base import Logger
 from trainer.tracking.batch_writer import BatchWriter
-from trainer.tracking.redact import describe_error, redact
+from trainer.tracking.mlflow_experiment import get_or_create_experiment
+from trainer.tracking.store_check import check_tracking_uri
 from trainer.tracking.spool import SPOOL_NAME, Spool, SpoolHeader, write_spool
 
 log = logging.getLogger(__name__)
@@ -34,8 +37,6 @@ PERMANENT_ERROR_CODES = frozenset(
         "UNAUTHENTICATED",
     }
 )
-STATUSES = ("FINISHED", "FAILED", "KILLED")
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 
 
 def is_permanent_error(exc: Exception) -> bool:
@@ -43,7 +44,7 @@ def is_permanent_error(exc: Exception) -> bool:
     return code in PERMANENT_ERROR_CODES
 
 
-class MLflowLogger:
+class MLflowLogger(Logger):
     """Record a run in MLflow.
 
     Args:
@@ -81,6 +82,9 @@ class MLflowLogger:
         request_timeout: float = 5.0,
     ) -> None:
         self.tracking_uri = tracking_uri or DEFAULT_TRACKING_URI
+        # A store that cannot work (malformed, unwritable, no driver) stops the run here, in one
+        # line; a server that is merely down is not checked, and its records are retried.
+        check_tracking_uri(self.tracking_uri)
         self.experiment_name = experiment_name
         self.run_name = run_name
         self.extra_tags = dict(tags or {})
@@ -102,6 +106,7 @@ class MLflowLogger:
         self._system_monitor: Any = None
         self._finalized = False
         self.spool_path: Path | None = None
+        self._parent_run_id: str | None = None
         self._env_set: list[str] = []  # MLFLOW_* variables start() set, removed again by finalize()
 
     # ---------------------------------------------------------------- lifecycle
@@ -113,7 +118,41 @@ class MLflowLogger:
     def safe_uri(self) -> str:
         return redact(self.tracking_uri)
 
-    def start(self, *, run_name: str, run_dir: Path, resume_run_id: str | None = None) -> None:
+    @property
+    def records_model(self) -> bool:
+        return self.log_model_enabled
+
+    @property
+    def records_checkpoints(self) -> bool:
+        return self.log_checkpoints
+
+    @property
+    def pending_path(self) -> Path | None:
+        return self.spool_path
+
+    def location_lines(self) -> list[str]:
+        if self.spool_path is not None:
+            return [
+                f"MLflow was unreachable: its records wait in {self.spool_path}",
+                f"send them when the server is back: trainer upload {self.run_dir}",
+            ]
+        uri = self.safe_uri
+        lines = [f"MLflow run {self._run_id} in experiment {self.experiment_name!r} at {uri}"]
+        if uri.startswith(("http://", "https://")):
+            lines.append(f"browse it: open {uri} in a browser")
+        else:
+            store = "" if uri == DEFAULT_TRACKING_URI else f" --backend-store-uri {uri}"
+            lines.append(f"browse it: mlflow ui{store}   then open http://127.0.0.1:5000")
+        return lines
+
+    def start(
+        self,
+        *,
+        run_name: str,
+        run_dir: Path,
+        resume_run_id: str | None = None,
+        parent_run_id: str | None = None,
+    ) -> None:
         """Open the run (or reopen ``resume_run_id``) and start the background writer."""
         from mlflow.tracking import MlflowClient
 
@@ -128,6 +167,7 @@ class MLflowLogger:
         self.run_name = self.run_name or run_name
         self.run_dir = run_dir
         self._resume_run_id = resume_run_id or None
+        self._parent_run_id = parent_run_id or None
         self._client = MlflowClient(tracking_uri=self.tracking_uri)
         self._writer = BatchWriter(
             self._send,
@@ -164,38 +204,20 @@ class MLflowLogger:
             return self._run_id
         client = self._client
         if self.experiment_id is None:
-            self.experiment_id = self._experiment_id(client)
+            self.experiment_id = get_or_create_experiment(client, self.experiment_name)
         if self._resume_run_id:
             client.get_run(self._resume_run_id)  # raises if it does not exist
             client.update_run(self._resume_run_id, status="RUNNING")
             self._run_id = self._resume_run_id
         else:
-            run = client.create_run(
-                self.experiment_id,
-                run_name=self.run_name,
-                tags={k: redact(str(v)) for k, v in self.extra_tags.items()},
-            )
+            tags = {k: redact(str(v)) for k, v in self.extra_tags.items()}
+            if self._parent_run_id:  # MLflow's UI nests the run under its parent by this tag
+                tags["mlflow.parentRunId"] = self._parent_run_id
+            run = client.create_run(self.experiment_id, run_name=self.run_name, tags=tags)
             self._run_id = run.info.run_id
         if self.log_system_metrics:
             self._start_system_metrics()
         return self._run_id
-
-    def _experiment_id(self, client: Any) -> str:
-        experiment = client.get_experiment_by_name(self.experiment_name)
-        if experiment is not None:
-            return str(experiment.experiment_id)
-        try:
-            # The tag makes MLflow 3's UI open the experiment in its model-training view.
-            return str(
-                client.create_experiment(
-                    self.experiment_name, tags={EXPERIMENT_KIND_TAG: "custom_model_development"}
-                )
-            )
-        except Exception:  # another process created it between our two calls
-            experiment = client.get_experiment_by_name(self.experiment_name)
-            if experiment is None:
-                raise
-            return str(experiment.experiment_id)
 
     def _send(self, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
         run_id = self._ensure_run()

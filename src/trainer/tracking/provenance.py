@@ -8,7 +8,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from trainer.tracking.redact import redact
+from trainer.redact import redact
 
 
 def _git(*args: str, cwd: Path) -> str | None:

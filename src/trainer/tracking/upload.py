@@ -6,8 +6,9 @@ import logging
 from pathlib import Path
 
 from trainer.errors import UserError
+from trainer.redact import MASK, describe_error, redact
+from trainer.tracking.mlflow_experiment import get_or_create_experiment
 from trainer.tracking.batch_writer import MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH
-from trainer.tracking.redact import MASK, describe_error, redact
 from trainer.tracking.spool import SPOOL_NAME, read_spool
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,7 @@ def upload_spool(run_dir: str | Path, *, tracking_uri: str | None = None) -> dic
     try:
         run_id = spool.header.run_id
         if not run_id:
-            experiment = client.get_experiment_by_name(spool.header.experiment_name)
-            experiment_id = (
-                experiment.experiment_id
-                if experiment
-                else client.create_experiment(spool.header.experiment_name)
-            )
+            experiment_id = get_or_create_experiment(client, spool.header.experiment_name)
             run_id = client.create_run(experiment_id, run_name=spool.header.run_name).info.run_id
         params = [Param(p["key"], p["value"]) for p in spool.params]
         tags = [RunTag(t["key"], t["value"]) for t in spool.tags]

@@ -7,7 +7,13 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from trainer.engine.callbacks.base import Callback
-from trainer.engine.callbacks.monitoring import check_mode, is_improvement, missing_metric_message
+from trainer.engine.callbacks.monitoring import (
+    AUTO,
+    check_mode,
+    is_improvement,
+    missing_metric_message,
+    resolve_monitor,
+)
 from trainer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -21,8 +27,9 @@ class EarlyStopping(Callback):
     """Signal the Trainer to stop when ``monitor`` stalls.
 
     Args:
-        monitor: metric name, e.g. ``val/loss``.
-        mode: ``min`` or ``max``.
+        monitor: metric name, e.g. ``val/loss``; ``auto`` watches the objective's default
+            (``val/ap`` for binary, ``val/accuracy`` for multiclass, ``val/loss`` otherwise).
+        mode: ``min``, ``max``, or ``auto`` (the metric's direction, from the objective).
         patience: validations without improvement before stopping.
         min_delta: smallest change that counts as an improvement.
         check_finite: stop at once when the metric is NaN or infinite.
@@ -32,9 +39,9 @@ class EarlyStopping(Callback):
     def __init__(
         self,
         *,
-        monitor: str = "val/loss",
-        mode: str = "min",
-        patience: int = 5,
+        monitor: str = AUTO,
+        mode: str = AUTO,
+        patience: int = 10,
         min_delta: float = 0.0,
         check_finite: bool = True,
         restore_best_weights: bool = False,
@@ -42,8 +49,8 @@ class EarlyStopping(Callback):
         check_mode(mode, "callbacks.early_stopping")
         if patience < 0:
             raise ConfigError(f"callbacks.early_stopping.patience={patience} must be 0 or more.")
-        self.monitor = monitor
-        self.mode = mode
+        # A named metric gets its direction now (decide() works before a fit); auto waits for it.
+        self.monitor, self.mode = resolve_monitor(monitor, mode)
         self.patience = patience
         self.min_delta = abs(min_delta)
         self.check_finite = check_finite
@@ -69,6 +76,9 @@ class EarlyStopping(Callback):
                 f"{self.monitor} did not improve for {self.wait + 1} validations (best {best})",
             )
         return False, False, ""
+
+    def on_fit_start(self, trainer: Trainer, module: TrainingModule) -> None:
+        self.monitor, self.mode = resolve_monitor(self.monitor, self.mode, module.objective)
 
     def on_validation_end(self, trainer: Trainer, module: TrainingModule, metrics: dict[str, float]) -> None:
         if self.monitor not in metrics:

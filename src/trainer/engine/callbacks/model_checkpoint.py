@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainer.engine.callbacks.base import Callback
-from trainer.engine.callbacks.monitoring import check_mode, is_improvement, missing_metric_message
+from trainer.engine.callbacks.monitoring import (
+    AUTO,
+    check_mode,
+    is_improvement,
+    missing_metric_message,
+    resolve_monitor,
+)
 from trainer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,8 +34,9 @@ class ModelCheckpoint(Callback):
 
     Args:
         dirpath: folder for the files; ``None`` puts them in ``<run dir>/checkpoints``.
-        monitor: metric that ranks checkpoints; ``None`` keeps only ``last.ckpt``.
-        mode: ``min`` or ``max``.
+        monitor: metric that ranks checkpoints; ``auto`` takes the objective's default
+            (see :class:`EarlyStopping`); ``None`` keeps only ``last.ckpt``.
+        mode: ``min``, ``max``, or ``auto`` (the metric's direction, from the objective).
         save_top_k: how many of the best to keep (``-1`` all, ``0`` none).
         save_last: also keep ``last.ckpt``, the one to resume from.
         every_n_epochs: save every n-th epoch only.
@@ -39,8 +46,8 @@ class ModelCheckpoint(Callback):
         self,
         *,
         dirpath: str | None = None,
-        monitor: str | None = "val/loss",
-        mode: str = "min",
+        monitor: str | None = AUTO,
+        mode: str = AUTO,
         save_top_k: int = 1,
         save_last: bool = True,
         every_n_epochs: int = 1,
@@ -55,8 +62,11 @@ class ModelCheckpoint(Callback):
                 f"callbacks.model_checkpoint.every_n_epochs={every_n_epochs} must be 1 or more."
             )
         self.dirpath = Path(dirpath) if dirpath else None
-        self.monitor = monitor
+        # A named metric gets its direction now (decide() works before a fit); auto waits for it.
+        self.monitor: str | None = monitor
         self.mode = mode
+        if monitor is not None:
+            self.monitor, self.mode = resolve_monitor(monitor, mode)
         self.save_top_k = save_top_k
         self.save_last = save_last
         self.every_n_epochs = every_n_epochs
@@ -85,6 +95,10 @@ class ModelCheckpoint(Callback):
             return True
         worst = self._worst()
         return worst is not None and is_improvement(score, worst[1], mode=self.mode)
+
+    def on_fit_start(self, trainer: Trainer, module: TrainingModule) -> None:
+        if self.monitor is not None:
+            self.monitor, self.mode = resolve_monitor(self.monitor, self.mode, module.objective)
 
     def on_train_epoch_end(self, trainer: Trainer, module: TrainingModule, metrics: dict[str, float]) -> None:
         if trainer.fast_dev_run or trainer.current_epoch % self.every_n_epochs != 0:

@@ -77,25 +77,11 @@ class TabularPyfuncModel(PythonModel):
 
 
 def postprocess(out: torch.Tensor, x: torch.Tensor, meta: dict[str, Any]) -> pd.DataFrame:
-    """Network outputs -> a DataFrame a user can read, for each task."""
-    task = meta["task"]
-    if task == "binary":
-        probability = torch.sigmoid(out.reshape(-1)).numpy()
-        classes = meta["classes"]
-        labels = np.where(probability >= meta["threshold"], classes[1], classes[0])
-        return pd.DataFrame({"probability": probability, "prediction": labels})
-    if task == "multiclass":
-        probabilities = torch.softmax(out, dim=-1).numpy()
-        classes = meta["classes"]
-        frame = pd.DataFrame(probabilities, columns=[f"probability_{c}" for c in classes])
-        frame["prediction"] = [classes[i] for i in probabilities.argmax(axis=1)]
-        return frame
-    if task == "reconstruction":
-        return pd.DataFrame({"reconstruction_error": (out - x).pow(2).mean(dim=-1).numpy()})
-    values = out.numpy()
-    if values.shape[1] == 1:
-        return pd.DataFrame({"prediction": values[:, 0]})
-    return pd.DataFrame(values, columns=[f"prediction_{i}" for i in range(values.shape[1])])
+    """Network outputs -> a DataFrame a user can read; the run's objective names the columns."""
+    module_name, _, class_name = meta["objective"].rpartition(".")
+    objective = getattr(importlib.import_module(module_name), class_name)
+    frame: pd.DataFrame = objective.prediction_frame(out, x, meta)
+    return frame
 
 
 def save_pyfunc_model(

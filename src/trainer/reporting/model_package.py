@@ -1,0 +1,50 @@
+"""Package a trained network with the data's fitted preprocessing as an MLflow pyfunc model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainer.data.tabular import TabularDataModule
+from trainer.engine import TrainingModule
+from trainer.reporting.figures import python_scalar
+from trainer.reporting.pyfunc_model import save_pyfunc_model
+
+
+def package_model(
+    run_dir: Path, module: TrainingModule, datamodule: TabularDataModule, model_config: dict[str, Any]
+) -> Path:
+    """Save the network and its preprocessing in ``run_dir/model``; it scores raw table rows."""
+    objective = module.objective
+    meta = {
+        "task": objective.name,
+        "objective": f"{type(objective).__module__}.{type(objective).__qualname__}",
+        "classes": [python_scalar(c) for c in datamodule.classes_],
+        **objective.packaging_meta(),
+        "columns": datamodule.raw_feature_columns_,
+        "numeric": datamodule.numeric_columns_,
+        "categorical": datamodule.categorical_columns_,
+        "num_features": datamodule.num_features,
+    }
+    sample = datamodule.splits_["test"] if len(datamodule.splits_["test"]) else datamodule.splits_["train"]
+    example = sample[datamodule.raw_feature_columns_].head(5).reset_index(drop=True)
+    kwargs = {k: v for k, v in model_config.items() if not k.startswith("_")}
+    kwargs["in_features"] = datamodule.num_features
+    kwargs["out_features"] = _output_width(module.model)
+    spec = {"target": model_config["_target_"], "kwargs": kwargs}
+    return save_pyfunc_model(
+        run_dir / "model",
+        network=module.model,
+        network_spec=spec,
+        preprocessor=datamodule.preprocessor_,
+        meta=meta,
+        input_example=example,
+    )
+
+
+def _output_width(network: torch.nn.Module) -> int:
+    """Width of the network's last linear layer (what ``out_features`` was built with)."""
+    last = [m for m in network.modules() if isinstance(m, torch.nn.Linear)][-1]
+    return int(last.out_features)

@@ -1,0 +1,200 @@
+"""Check a tracking URI before a run starts: a store that can never work costs one line, not a traceback.
+
+Three mistakes make a store unusable however long the logger retries: a malformed URI, a
+SQLite file that cannot be created or written, and a database URI whose Python driver is not
+installed. A server that is merely down is not one of them: the logger spools its records and
+retries, so training goes on, and this check never contacts a server.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+import urllib.parse
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from trainer.errors import ConfigError
+from trainer.redact import redact
+
+#: The config key that holds the URI, named in every message.
+KEY = "logger.tracking_uri"
+
+#: Schemes MLflow 3's tracking store registry knows (mlflow/tracking/_tracking_service/utils.py),
+#: the database ones as SQLAlchemy dialects (``postgresql+psycopg2`` is ``postgresql``).
+FILE_SCHEMES = ("", "file")
+SERVER_SCHEMES = ("http", "https")
+DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+OTHER_SCHEMES = ("databricks", "databricks-uc", "uc")
+
+#: Each database's drivers as SQLAlchemy names them: (driver, DBAPI module, pip package).
+#: Which one a bare ``postgresql://`` uses depends on SQLAlchemy: psycopg2 up to 2.0, psycopg
+#: (version 3) from 2.1; the dialect itself says, so it is asked rather than assumed here.
+DRIVERS = {
+    "postgresql": (
+        ("psycopg", "psycopg", "psycopg[binary]"),
+        ("psycopg2", "psycopg2", "psycopg2-binary"),
+        ("pg8000", "pg8000", "pg8000"),
+    ),
+    "mysql": (
+        ("mysqldb", "MySQLdb", "mysqlclient"),
+        ("pymysql", "pymysql", "PyMySQL"),
+        ("mysqlconnector", "mysql", "mysql-connector-python"),
+    ),
+    "mssql": (("pyodbc", "pyodbc", "pyodbc"), ("pymssql", "pymssql", "pymssql")),
+}
+
+#: DBAPI module -> the project extra (pyproject.toml) that installs it.
+PROJECT_EXTRAS = {"psycopg": "postgres"}
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_tracking_uri(uri: str) -> None:
+    """Raise one clear ConfigError if ``uri`` names a tracking store that cannot work.
+
+    Checks only what no retry can fix, and contacts nothing: an ``http(s)://`` server that is
+    down passes (the logger spools and retries), and so do ``file:`` paths, plain paths and
+    ``databricks``.
+
+    Args:
+        uri: an MLflow tracking URI, e.g. ``sqlite:///mlflow.db`` or ``http://host:5000``.
+
+    Raises:
+        ConfigError: a malformed URI or unknown scheme; a SQLite path whose folder is missing,
+            is a file, or is not writable, or that is a folder or another kind of file; a
+            database URI whose driver is not installed. The message masks any password.
+    """
+    if uri in OTHER_SCHEMES:
+        return
+    scheme = urllib.parse.urlparse(uri).scheme.lower()
+    base = scheme.split("+", 1)[0]  # postgresql+psycopg2 -> postgresql
+    if not scheme and "://" in uri:  # '://x': urlparse finds no scheme, MLflow would make a folder ':'
+        raise _error(uri, "has no scheme before '://'", _fix_for_scheme(""))
+    if scheme in FILE_SCHEMES or scheme in OTHER_SCHEMES or len(scheme) == 1:  # len 1: C:\ on Windows
+        return
+    if scheme in SERVER_SCHEMES:
+        if not urllib.parse.urlparse(uri).hostname:
+            raise _error(uri, "has no host", f"write it as {scheme}://host:5000")
+        return
+    if base in DATABASE_SCHEMES:
+        if base == "sqlite":
+            _check_sqlite(uri)
+        else:
+            _check_driver(uri, base)
+        return
+    if scheme in _plugin_schemes():
+        return
+    raise _error(uri, f"has an unknown scheme {scheme!r}", _fix_for_scheme(scheme))
+
+
+def _error(uri: str, problem: str, fix: str) -> ConfigError:
+    return ConfigError(f"{KEY}={redact(uri)!r} {problem}; {fix}.")
+
+
+def _known_schemes() -> list[str]:
+    return [s for s in (*FILE_SCHEMES, *SERVER_SCHEMES, *DATABASE_SCHEMES, *OTHER_SCHEMES) if s]
+
+
+def _fix_for_scheme(scheme: str) -> str:
+    close = difflib.get_close_matches(scheme, _known_schemes(), n=1, cutoff=0.6) if scheme else []
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return (
+        f"{hint}use sqlite:///mlflow.db (a local file), http://host:5000 (a server), "
+        "postgresql://user:pass@host/db, or a folder path"
+    )
+
+
+def _plugin_schemes() -> set[str]:
+    # MLflow plugins register more schemes under this entry-point group.
+    return {entry.name for entry in entry_points(group="mlflow.tracking_store")}
+
+
+def _check_sqlite(uri: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        database = make_url(uri).database
+    except ArgumentError as exc:
+        raise _error(
+            uri, f"is not a valid database URI ({exc})", "write it as sqlite:///path/to/mlflow.db"
+        ) from None
+    if not database or database == ":memory:":
+        # MLflow would keep the runs in memory and lose them when the process ends.
+        raise _error(
+            uri,
+            "names no file",
+            "write it as sqlite:///mlflow.db (sqlite:////abs/path.db for an absolute path)",
+        )
+    path = Path(database).expanduser()
+    folder = path.parent
+    # Walk up to the first part that exists: a regular file there means no folder can be made.
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_file() or (existing.exists() and not existing.is_dir()):
+        raise _error(
+            uri, f"lies under {str(existing)!r}, which is a file, not a folder", "pick a path in a folder"
+        )
+    if not folder.is_dir():
+        raise _error(
+            uri,
+            f"is in a folder that does not exist ({str(folder)!r})",
+            f"create it (mkdir -p {folder}) or pick another path",
+        )
+    if path.is_dir():
+        raise _error(
+            uri, "is a folder", "name a database file inside it, e.g. sqlite:///" + str(path / "mlflow.db")
+        )
+    if path.exists():
+        _check_sqlite_file(uri, path)
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise _error(uri, "is not writable by this user", "fix its permissions or pick another path")
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        # The database and its journal are created in this folder.
+        raise _error(
+            uri, f"cannot be created: the folder {str(folder)!r} is not writable", "pick a writable folder"
+        )
+
+
+def _check_sqlite_file(uri: str, path: Path) -> None:
+    with path.open("rb") as handle:
+        head = handle.read(len(_SQLITE_MAGIC))
+    if head and head != _SQLITE_MAGIC:  # an empty file is fine: SQLite makes a database in it
+        raise _error(uri, "is a file but not a SQLite database", "point it at a .db file or a new path")
+
+
+def _check_driver(uri: str, base: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        dialect = make_url(uri).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise _error(
+            uri,
+            f"is not a valid database URI ({' '.join(str(exc).split())})",
+            f"write it as {base}://user:pass@host/db",
+        ) from None
+    try:
+        dialect.import_dbapi()  # what SQLAlchemy does on the first connect
+    except ImportError as exc:
+        drivers = DRIVERS.get(base, ())
+        module = next(
+            (mod for name, mod, _ in drivers if name == dialect.driver), (exc.name or "").split(".")[0]
+        )
+        package = next((pkg for _, mod, pkg in drivers if mod == module), module or "the database driver")
+        fix = f"pip install '{package}'"
+        if module in PROJECT_EXTRAS:
+            fix += f" (or pip install -e '.[{PROJECT_EXTRAS[module]}]')"
+        # Another driver may be installed already: then naming it in the URI is enough.
+        other = next(
+            (name for name, mod, _ in drivers if name != dialect.driver and importlib.util.find_spec(mod)),
+            None,
+        )
+        if other:
+            rest = uri.split("://", 1)[1]
+            fix += f", or use the installed {other}: {redact(f'{base}+{other}://{rest}')}"
+        raise _error(uri, f"needs the Python driver {module!r}, which is not installed", fix) from None
