@@ -35,8 +35,12 @@ def test_trainer_conf_equals_the_trainers_own_defaults() -> None:
     assert isinstance(conf, dict)
     code = _signature_defaults(Trainer)
     shared = set(conf) & set(code)
-    assert shared == set(conf), f"keys in conf/trainer/default.yaml that Trainer lacks: {set(conf) - set(code)}"
-    drift = {k: (conf[k], code[k]) for k in shared if conf[k] != code[k] or type(conf[k]) is not type(code[k])}
+    assert shared == set(conf), (
+        f"keys in conf/trainer/default.yaml that Trainer lacks: {set(conf) - set(code)}"
+    )
+    drift = {
+        k: (conf[k], code[k]) for k in shared if conf[k] != code[k] or type(conf[k]) is not type(code[k])
+    }
     assert drift == {}, f"conf/trainer/default.yaml disagrees with Trainer's defaults (conf, code): {drift}"
 
 

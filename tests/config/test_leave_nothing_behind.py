@@ -46,7 +46,7 @@ def test_a_checkpoint_of_another_model_leaves_no_run_folder_and_no_tracking_stor
             f"paths.runs_dir={runs}",
         ]
     )
-    with pytest.raises(UserError, match="does not fit|do not fit|shape"):
+    with pytest.raises(UserError, match=r"does not fit|do not fit|shape"):
         train(composed)
     assert not runs.exists() or list(runs.iterdir()) == []
     assert not db.exists()  # the tracking run never opened

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+
 from trainer.errors import ConfigError
 from trainer.tasks.base import Objective
 
