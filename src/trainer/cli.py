@@ -13,11 +13,15 @@ from trainer.errors import UserError
 if TYPE_CHECKING:
     from trainer.train import RunResult
 
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
 USAGE = """\
 usage: trainer <command> [key=value ...] [--cfg]
 
 commands:
   train     compose conf/train.yaml with the overrides, fit, test, record the run
+            (-m / --multirun with a=1,2 b=x,y: run that grid as one study)
+  sweep     an Optuna study over conf/hparams_search/<name>.yaml: trainer sweep hparams_search=mlp
   eval      test a saved checkpoint: trainer eval ckpt_path=runs/<run>/checkpoints/last.ckpt
             (split=val scores the validation split instead)
   upload    send a run's records that MLflow missed: trainer upload runs/<run> [logger.tracking_uri=...]
@@ -32,6 +36,8 @@ examples:
   trainer train experiment=digits_mlp model.dropout=0.2
   trainer train data=csv data.source.path=claims.csv data.target=is_fraud
   trainer train logger.tracking_uri=http://127.0.0.1:5000 logger.experiment_name=claims
+  trainer sweep hparams_search=mlp data=digits trainer.max_epochs=20 sweep.n_trials=50
+  trainer train -m optimizer=adam,nadam optimizer.lr=1e-3,3e-4
 """
 
 
@@ -89,6 +95,26 @@ def _print_where(result: RunResult) -> None:
         print(f"  {line}")
 
 
+def _quiet_trials() -> None:
+    """In a study the live line per trial is the output; each trial's own lines go to its train.log."""
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)
+
+
+def _sweep(overrides: list[str]) -> int:
+    from trainer.sweep.command import sweep_command
+
+    _quiet_trials()
+    return sweep_command(overrides)
+
+
+def _multirun(overrides: list[str]) -> int:
+    from trainer.sweep.command import multirun_command
+
+    _quiet_trials()
+    return multirun_command(overrides)
+
+
 def _eval(overrides: list[str]) -> int:
     from trainer.evaluate import evaluate
 
@@ -98,7 +124,9 @@ def _eval(overrides: list[str]) -> int:
     splits = [o.split("=", 1)[1] for o in overrides if o.startswith("split=")]
     split = splits[-1] if splits else "test"
     if split not in ("test", "val"):
-        raise UserError(f"split={split!r} is not a split trainer eval can score; use split=test or split=val.")
+        raise UserError(
+            f"split={split!r} is not a split trainer eval can score; use split=test or split=val."
+        )
     rest = [o for o in overrides if not o.startswith(("ckpt_path=", "split="))]
     path = ckpt[-1].split("=", 1)[1]
     label = "Test" if split == "test" else "Validation"
@@ -135,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print_config = "--cfg" in rest
     rest = [a for a in rest if a != "--cfg"]
+    multirun = command == "train" and any(a in MULTIRUN_FLAGS for a in rest)
+    rest = [a for a in rest if a not in MULTIRUN_FLAGS]
     unknown_flags = [a for a in rest if a.startswith("-") and "=" not in a]
     if unknown_flags:
         print(
@@ -144,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _setup_console_logging()
     commands = {
-        "train": lambda: _train(rest, print_config),
+        "train": lambda: _multirun(rest) if multirun else _train(rest, print_config),
+        "sweep": lambda: _sweep(rest),
         "eval": lambda: _eval(rest),
         "upload": lambda: _upload(rest),
     }

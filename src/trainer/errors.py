@@ -21,3 +21,13 @@ class DataError(UserError):
 
 class NonFiniteLossError(UserError):
     """The training loss became NaN or infinite."""
+
+
+class RunStopped(Exception):
+    """Raised from a callback to end a run early on purpose, such as a pruned sweep trial.
+
+    ``train()`` closes the tracking run with ``run_status`` instead of FAILED and records no
+    error; the exception still propagates to whoever asked for the stop.
+    """
+
+    run_status = "KILLED"

@@ -32,7 +32,7 @@ from trainer.engine import Trainer, TrainingModule
 from trainer.engine.checkpoint import check_checkpoint_fits
 from trainer.engine.device import describe_device
 from trainer.engine.seed import seed_everything
-from trainer.errors import UserError
+from trainer.errors import RunStopped, UserError
 from trainer.redact import redact
 from trainer.reporting import make_figures, package_model, record_run_files
 from trainer.run_dir import log_to_file, make_run_dir, readable_run_name, write_config_files
@@ -127,6 +127,10 @@ def train(
         except KeyboardInterrupt:
             status = "KILLED"
             log.error("Interrupted; the run folder keeps everything saved so far.")
+            raise
+        except RunStopped as exc:  # stopped on purpose (a pruned sweep trial): not a failure
+            status = exc.run_status
+            log.info("Stopped early: %s", exc)
             raise
         except BaseException as exc:
             log.error("The run failed: %s", exc)  # the folder stays, so its log says why

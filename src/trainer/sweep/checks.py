@@ -1,0 +1,162 @@
+"""Checks that stop a sweep before its first trial: every key exists, every value fits, and the
+monitored metrics are ones the training run produces (learned from a one-batch probe run)."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+from trainer.config.compose import compose_config, group_options
+from trainer.config.validate import validate_config
+from trainer.errors import ConfigError, UserError
+from trainer.sweep.space import Param, SearchSpace, to_override
+
+#: What a few common keys accept: (lowest, lowest allowed, highest, highest allowed, int only).
+KNOWN_RANGES: dict[str, tuple[float, bool, float, bool, bool]] = {
+    "optimizer.lr": (0.0, False, math.inf, False, False),
+    "optimizer.momentum": (0.0, True, 1.0, True, False),
+    "optimizer.weight_decay": (0.0, True, math.inf, False, False),
+    "model.dropout": (0.0, True, 1.0, False, False),
+    "data.batch_size": (1, True, math.inf, False, True),
+    "trainer.max_epochs": (1, True, math.inf, False, True),
+    "trainer.gradient_clip_val": (0.0, True, math.inf, False, False),
+    "regularization.l1": (0.0, True, math.inf, False, False),
+    "regularization.l2": (0.0, True, math.inf, False, False),
+    "objective.label_smoothing": (0.0, True, 1.0, False, False),
+}
+#: Overrides that make the probe run one cheap epoch that records nothing.
+PROBE_OVERRIDES = (
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=2",
+    "trainer.accelerator=cpu",
+    "logger=none",
+    "callbacks=none",
+    "test_after_fit=false",
+)
+
+
+def check_space(space: SearchSpace, *, base_overrides: Sequence[str]) -> None:
+    """Compose the config at every parameter's bounds and choices; raise on the first bad one.
+
+    Raises:
+        ConfigError: a group option that does not exist, a key not in the config (naming the
+            keys that exist), a value the key does not accept.
+    """
+    groups = group_options()
+    for param in space.params:
+        if param.kind == "group":
+            options = groups.get(param.key)
+            if options is None:
+                raise ConfigError(
+                    f"hparams_search.params.{param.key} has type group, but conf/ has no group "
+                    f"{param.key!r}; groups: {', '.join(sorted(groups))}."
+                )
+            bad = [c for c in param.choices if c not in options]
+            if bad:
+                raise ConfigError(
+                    f"hparams_search.params.{param.key}: {bad[0]!r} is not an option of conf/{param.key}/; "
+                    f"options: {', '.join(options)}."
+                )
+        _check_known_range(param)
+        for value in _probe_values(param):
+            overrides = [
+                *base_overrides,
+                *_condition_overrides(space, param),
+                to_override(param.key, value, raw=param.raw),
+            ]
+            if param.kind == "group":
+                overrides[-1] = f"{param.key}={value}"
+            try:
+                validate_config(compose_config(overrides).cfg)
+            except ConfigError as exc:
+                raise ConfigError(f"hparams_search.params.{param.key}={value!r}: {exc}") from None
+
+
+def _probe_values(param: Param) -> list[Any]:
+    if param.numeric:
+        if param.kind == "int":
+            return [int(param.low or 0), int(param.high or 0)]
+        return [param.low, param.high]
+    return list(param.choices)
+
+
+def _condition_overrides(space: SearchSpace, param: Param) -> list[str]:
+    by_key = {p.key: p for p in space.params}
+    out = []
+    for key, allowed in param.when.items():
+        other = by_key[key]
+        out.append(
+            f"{key}={allowed[0]}" if other.kind == "group" else to_override(key, allowed[0], raw=other.raw)
+        )
+    return out
+
+
+def _check_known_range(param: Param) -> None:
+    if param.key not in KNOWN_RANGES:
+        return
+    lo, lo_ok, hi, hi_ok, whole = KNOWN_RANGES[param.key]
+    values = (
+        [param.low, param.high] if param.numeric else [c for c in param.choices if isinstance(c, int | float)]
+    )
+    accepts = f"{'[' if lo_ok else '('}{lo:g}, {hi:g}{']' if hi_ok else ')'}"
+    if whole and param.kind == "float":
+        raise ConfigError(f"hparams_search.params.{param.key} takes whole numbers; use type: int.")
+    for value in values:
+        if value is None:
+            continue
+        if value < lo or (value == lo and not lo_ok) or value > hi or (value == hi and not hi_ok):
+            raise ConfigError(
+                f"hparams_search.params.{param.key}: {value:g} is outside what "
+                f"{param.key} accepts {accepts}; "
+                "narrow the range."
+            )
+
+
+def probe_metrics(overrides: Sequence[str]) -> dict[str, float]:
+    """Run one cheap epoch with ``overrides`` and return the validation metrics it produced.
+
+    Raises:
+        UserError: the probe run itself failed (bad data, a broken config); the message says why.
+    """
+    from trainer.train import train
+
+    with tempfile.TemporaryDirectory(prefix="sweep-probe-") as folder:
+        # The probe swaps the logger and callbacks for none: their keys would not exist there.
+        kept = [
+            o
+            for o in overrides
+            if o.split("=", 1)[0].lstrip("+~").split(".")[0] not in ("logger", "callbacks")
+        ]
+        composed = compose_config([*kept, *PROBE_OVERRIDES, f"paths.run_dir={folder}/probe"])
+        try:
+            result = train(composed)
+        except UserError as exc:
+            raise UserError(
+                f"The sweep's probe run (one cheap epoch before the first trial) failed: {exc}"
+            ) from None
+    return result.metrics
+
+
+def check_metrics(metrics: Sequence[str], produced: dict[str, float], *, pruning: bool) -> None:
+    """Every study metric must be produced per validation (``val/...``), or at the end (``test/...``).
+
+    Raises:
+        ConfigError: naming the unknown metric and the metrics that exist.
+    """
+    val = sorted(produced)
+    known = {*val, *(f"test/{k.split('/', 1)[1]}" for k in val)}
+    for metric in metrics:
+        if metric not in known:
+            raise ConfigError(
+                f"sweep.metric={metric} is not a metric this run produces; "
+                f"validation metrics: {', '.join(val)} "
+                "(and the same names under test/)."
+            )
+        if pruning and not metric.startswith("val/"):
+            raise ConfigError(
+                f"sweep.metric={metric}: pruning reports validation metrics; "
+                "use val/... or sweep.pruner=none."
+            )

@@ -1,0 +1,121 @@
+"""The study's parent run: one tracked run per study, through the same ``Logger`` as trials.
+
+Its id lives in the study's user attributes, so workers in other processes or machines nest
+their trials under it, and re-running the same sweep reopens it instead of making another.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+from omegaconf import DictConfig
+
+from trainer.build import build_logger
+from trainer.redact import redact
+from trainer.sweep.settings import SweepSettings
+from trainer.sweep.space import SearchSpace
+from trainer.tracking.base import Logger
+
+PARENT_ATTR = "parent_run_id"
+
+
+def _flat_space(space: SearchSpace) -> dict[str, str]:
+    out = {}
+    for param in space.params:
+        entry = param.to_dict()
+        entry.pop("type")
+        out[f"space.{param.key}"] = f"{param.kind} {json.dumps(entry, separators=(',', ':'))}"[:500]
+    return out
+
+
+def open_parent(
+    cfg: DictConfig, study: optuna.Study, *, settings: SweepSettings, space: SearchSpace, run_dir: Path
+) -> Logger:
+    """Start (or reopen) the study's parent run and record its settings once.
+
+    Args:
+        cfg: the composed train config of the sweep (its ``logger`` section is used).
+        study: the study; its ``parent_run_id`` user attribute is set when a run is created.
+        settings: the sweep settings (params of the parent run).
+        space: the search space (params ``space.<key>``).
+        run_dir: the parent run's local folder.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logger = build_logger(cfg)
+    existing = study.user_attrs.get(PARENT_ATTR)
+    logger.start(run_name=settings.study_name, run_dir=run_dir, resume_run_id=existing or None)
+    if existing:
+        return logger
+    if logger.run_id:
+        study.set_user_attr(PARENT_ATTR, logger.run_id)
+    params: dict[str, Any] = {
+        f"sweep.{k}": v if not isinstance(v, dict | list | tuple) else json.dumps(v)
+        for k, v in settings.to_dict().items()
+        if k != "storage"
+    }
+    params["sweep.storage"] = redact(settings.storage)
+    params.update(_flat_space(space))
+    logger.log_hyperparams(params)
+    logger.set_tags(
+        {
+            "sweep.study": settings.study_name,
+            "sweep.role": "parent",
+            "sweep.storage": redact(settings.storage),
+        }
+    )
+    return logger
+
+
+def close_parent(
+    logger: Logger,
+    study: optuna.Study,
+    *,
+    metrics: list[str],
+    counts: dict[str, int],
+    files: list[Path],
+    plots: list[Path],
+    command: str | None,
+    status: str = "FINISHED",
+) -> None:
+    """Record the outcome on the parent run and close it.
+
+    The best value(s) and counts are metrics; the best trial's number, params, run id and
+    reproduce command are tags (params cannot change when a resumed study finds a better one).
+    """
+    try:
+        values: dict[str, float] = {f"trials/{k.lower()}": float(v) for k, v in counts.items()}
+        tags: dict[str, Any] = {}
+        best = _best(study)
+        if best is not None:
+            for metric, value in zip(metrics, best.values or [], strict=False):
+                values[f"best/{metric}"] = float(value)
+            tags = {
+                "best.trial": best.number,
+                "best.run_id": best.user_attrs.get("run_id") or "",
+                "best.params": json.dumps(best.params, default=str)[:5000],
+                "best.overrides": " ".join(best.user_attrs.get("overrides", []))[:5000],
+            }
+            if command:
+                tags["best.command"] = command[:5000]
+        if len(metrics) > 1:
+            tags["pareto.trials"] = ",".join(str(t.number) for t in study.best_trials)
+        logger.log_metrics(values, step=len(study.trials))
+        logger.set_tags(tags)
+        for path in files:
+            logger.log_artifact(path, artifact_path="summary")
+        for path in plots:
+            logger.log_artifact(path, artifact_path="plots")
+    finally:
+        logger.finalize(status)
+
+
+def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not complete:
+        return None
+    if len(study.directions) > 1:
+        return min(study.best_trials, key=lambda t: t.number)
+    return study.best_trial

@@ -1,0 +1,367 @@
+"""Run a study: create or resume it, run trials in this process or in N worker processes that
+share its storage, then report and close the parent run.
+
+Each trial composes ``train.yaml`` with the sweep's overrides plus its sampled ones and calls
+the same ``train()`` that ``trainer train`` calls, with a pruning callback.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+import warnings
+from collections.abc import Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from trainer.config.compose import compose_config
+from trainer.errors import ConfigError, UserError
+from trainer.redact import redact
+from trainer.sweep.parent import PARENT_ATTR, close_parent, open_parent
+from trainer.sweep.plots import write_plots
+from trainer.sweep.pruners import build_pruner
+from trainer.sweep.pruning import PruningCallback
+from trainer.sweep.report import LiveReporter, final_table, ranked_trials, reproduce_command, write_summary
+from trainer.sweep.samplers import build_sampler, grid_size
+from trainer.sweep.settings import SweepSettings
+from trainer.sweep.space import SearchSpace
+from trainer.sweep.storage import is_memory, open_storage
+from trainer.sweep.trials import SURPLUS_ATTR, counted_trials, is_surplus, state_counts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StudyResult:
+    """What one study (one stage of a sweep) gives back.
+
+    Attributes:
+        study_name: the study's name in its storage.
+        counts: counted trials by state (COMPLETE, PRUNED, FAIL, ...).
+        best_values: the best trial's values (first Pareto trial for several metrics), or None.
+        best_params: the best trial's parameters.
+        best_overrides: the best trial's sampled overrides.
+        command: the ``trainer train ...`` that reproduces the best trial.
+        parent_run_id: the study's parent run in the tracker, if any.
+        table: the final table as printed.
+        space: the search space of this stage.
+    """
+
+    study_name: str
+    counts: dict[str, int]
+    best_values: list[float] | None = None
+    best_params: dict[str, Any] = field(default_factory=dict)
+    best_overrides: list[str] = field(default_factory=list)
+    command: str | None = None
+    parent_run_id: str | None = None
+    table: str = ""
+    space: SearchSpace | None = None
+
+
+@contextmanager
+def quiet_optuna() -> Any:
+    """Silence Optuna's log lines and experimental warnings (we print our own lines) and put
+    the level back after, so that the process is left as it was."""
+    old = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(old)
+
+
+def create_study(settings: SweepSettings, space: SearchSpace, *, worker: int = 0) -> optuna.Study:
+    """Create the study or load it by name from its storage (``load_if_exists``).
+
+    Raises:
+        ConfigError: the stored study optimizes other directions than the settings ask for.
+    """
+    storage = open_storage(
+        settings.storage, heartbeat_interval=settings.heartbeat_interval, grace_period=settings.grace_period
+    )
+    seed = None if settings.seed is None else settings.seed + worker
+    sampler = build_sampler(
+        settings.sampler,
+        space=space,
+        seed=seed,
+        options=settings.sampler_options,
+        grid_points=settings.grid_points,
+        multi_objective=settings.multi_objective,
+    )
+    pruner = build_pruner(
+        settings.pruner, options=settings.pruner_options, multi_objective=settings.multi_objective
+    )
+    study = optuna.create_study(
+        storage=storage,
+        study_name=settings.study_name,
+        directions=[optuna.study.StudyDirection[d.upper()] for d in settings.directions],
+        sampler=sampler,
+        pruner=pruner,
+        load_if_exists=True,
+    )
+    stored = [d.name.lower() for d in study.directions]
+    if stored != list(settings.directions):
+        raise ConfigError(
+            f"Study {settings.study_name!r} in {redact(settings.storage)} optimizes {stored}, "
+            f"not {list(settings.directions)}; "
+            "pick another sweep.study_name or the same metrics and directions."
+        )
+    return study
+
+
+def effective_n_trials(settings: SweepSettings, space: SearchSpace) -> int:
+    """``n_trials``, capped at the grid's size for the grid sampler."""
+    if settings.sampler == "grid":
+        return min(settings.n_trials, grid_size(space, points=settings.grid_points))
+    return settings.n_trials
+
+
+class TrialRunner:
+    """Runs trials of one study in this process until the study holds ``n_trials``.
+
+    Args:
+        study: the study (created by :func:`create_study`).
+        settings: the sweep settings.
+        space: the search space.
+        base_overrides: overrides applied to every trial (the user's, without ``sweep.*``).
+        parent_run_id: the tracker run that trials nest under.
+        deadline: ``time.monotonic()`` after which no trial starts, or None.
+        reporter: prints the live line.
+    """
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        *,
+        settings: SweepSettings,
+        space: SearchSpace,
+        base_overrides: Sequence[str],
+        parent_run_id: str | None,
+        deadline: float | None,
+        reporter: LiveReporter,
+    ) -> None:
+        self.study = study
+        self.settings = settings
+        self.space = space
+        self.base_overrides = list(base_overrides)
+        self.parent_run_id = parent_run_id
+        self.deadline = deadline
+        self.reporter = reporter
+        self.n_trials = effective_n_trials(settings, space)
+        self.failures = 0
+
+    def run(self) -> None:
+        """Run trials until the budget, the deadline or ``max_failures`` stops it.
+
+        Raises:
+            UserError: ``max_failures`` trials failed; the message gives the last reason.
+        """
+        with quiet_optuna():
+            while True:
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    break
+                trials = self.study.get_trials(deepcopy=False)
+                if len(counted_trials(trials)) >= self.n_trials:
+                    break
+                numbers: list[int] = []
+                self.study.optimize(
+                    functools.partial(self.objective, numbers=numbers),
+                    n_trials=1,
+                    catch=(Exception,),
+                    gc_after_trial=True,
+                )
+                if not numbers:
+                    break  # the sampler stopped the study (a finished grid)
+                frozen = next(t for t in self.study.get_trials(deepcopy=False) if t.number == numbers[0])
+                if frozen.user_attrs.get(SURPLUS_ATTR):
+                    break
+                self.reporter.line(self.study, frozen)
+                self._count_failure(frozen)
+
+    def _count_failure(self, frozen: FrozenTrial) -> None:
+        if frozen.state != TrialState.FAIL:
+            return
+        self.failures += 1
+        limit = self.settings.max_failures
+        if limit is not None and self.failures >= limit:
+            raise UserError(
+                f"{self.failures} trials failed (sweep.max_failures={limit}); the last one: "
+                f"{frozen.user_attrs.get('fail_reason', 'no reason recorded')}. "
+                "Fix it, or raise sweep.max_failures."
+            )
+
+    def objective(self, trial: optuna.Trial, *, numbers: list[int]) -> float | list[float]:
+        """Sample, compose, train, and return the monitored metric(s)."""
+        from trainer.train import train
+
+        numbers.append(trial.number)
+        if is_surplus(self.study.get_trials(deepcopy=False), trial.number, n_trials=self.n_trials):
+            trial.set_user_attr(SURPLUS_ATTR, True)  # another worker took the last ticket
+            raise optuna.TrialPruned("surplus")
+        values = self.space.sample(trial)
+        overrides = self.space.overrides(values)
+        trial.set_user_attr("overrides", overrides)
+        name = f"{self.settings.study_name}_t{trial.number:03d}".replace("=", "-")
+        pruning = PruningCallback(
+            trial,
+            monitor=self.settings.metrics[0],
+            study_name=self.settings.study_name,
+            prune=not self.settings.multi_objective and self.settings.pruner != "none",
+        )
+        try:
+            composed = compose_config([*self.base_overrides, *overrides, f"run_name={name}"])
+            result = train(composed, callbacks=[pruning], parent_run_id=self.parent_run_id)
+        except optuna.TrialPruned:
+            trial.set_user_attr("pruned_epoch", pruning.pruned_epoch)
+            raise
+        except Exception as exc:
+            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+        trial.set_user_attr("run_id", result.tracking_run_id)
+        trial.set_user_attr("run_dir", str(result.run_dir))
+        trial.set_user_attr("epochs", len(result.history))
+        out = []
+        for metric in self.settings.metrics:
+            value = result.metrics.get(metric)
+            if value is None or not math.isfinite(value):
+                reason = f"{metric}={value} is not a finite number"
+                trial.set_user_attr("fail_reason", reason)
+                raise ValueError(reason)
+            out.append(float(value))
+        return out[0] if len(out) == 1 else out
+
+
+def run_study(
+    *,
+    settings: SweepSettings,
+    space: SearchSpace,
+    base_overrides: Sequence[str],
+    study_attrs: dict[str, Any] | None = None,
+    stream: Any = None,
+) -> StudyResult:
+    """Run one study to its budget, in this process or in ``settings.n_jobs`` worker processes.
+
+    Args:
+        settings: the study's settings.
+        space: its search space (already checked).
+        base_overrides: overrides every trial gets.
+        study_attrs: extra user attributes of the study (e.g. ``refined_from``).
+        stream: where the live lines and the table go (stdout by default).
+
+    Returns:
+        The study's counts, best trial and reproduce command.
+    """
+    with quiet_optuna():
+        return _run_study(
+            settings=settings,
+            space=space,
+            base_overrides=base_overrides,
+            study_attrs=study_attrs,
+            stream=stream,
+        )
+
+
+def _run_study(
+    *,
+    settings: SweepSettings,
+    space: SearchSpace,
+    base_overrides: Sequence[str],
+    study_attrs: dict[str, Any] | None,
+    stream: Any,
+) -> StudyResult:
+    if settings.n_jobs > 1 and is_memory(settings.storage):
+        raise ConfigError(
+            "sweep.n_jobs > 1 needs a shared storage: set sweep.storage=journal:<file> or an RDB URL."
+        )
+    study = create_study(settings, space)
+    study.set_user_attr("space", space.to_dict())
+    study.set_user_attr("base_overrides", list(base_overrides))
+    for key, value in (study_attrs or {}).items():
+        study.set_user_attr(key, value)
+    composed = compose_config(list(base_overrides))
+    runs_dir = Path(str(composed.cfg.paths.runs_dir))
+    study_dir = runs_dir / "sweeps" / settings.study_name.replace("=", "-").replace("/", "_")
+    parent = open_parent(composed.cfg, study, settings=settings, space=space, run_dir=study_dir)
+    parent_id = parent.run_id or study.user_attrs.get(PARENT_ATTR)
+    deadline = time.monotonic() + settings.timeout if settings.timeout else None
+    status = "FAILED"
+    try:
+        if settings.n_jobs == 1:
+            reporter = LiveReporter(
+                settings.study_name,
+                n_trials=effective_n_trials(settings, space),
+                metrics=settings.metrics,
+                stream=stream,
+            )
+            TrialRunner(
+                study,
+                settings=settings,
+                space=space,
+                base_overrides=base_overrides,
+                parent_run_id=parent_id,
+                deadline=deadline,
+                reporter=reporter,
+            ).run()
+        else:
+            from trainer.sweep.workers import run_workers
+
+            run_workers(settings, space, base_overrides, parent_id)
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        result = _finish(study, settings, space, base_overrides, parent, study_dir, status, stream)
+    return result
+
+
+def _finish(
+    study: optuna.Study,
+    settings: SweepSettings,
+    space: SearchSpace,
+    base_overrides: Sequence[str],
+    parent: Any,
+    study_dir: Path,
+    status: str,
+    stream: Any,
+) -> StudyResult:
+    import sys
+
+    counts = dict(state_counts(study.get_trials(deepcopy=False)))
+    table = final_table(study, metrics=settings.metrics, top_k=settings.top_k, base_overrides=base_overrides)
+    print(table, file=stream or sys.stdout, flush=True)
+    ranked = ranked_trials(study)
+    best = ranked[0] if ranked else None
+    command = reproduce_command(base_overrides, best) if best else None
+    files = write_summary(study, study_dir, metrics=settings.metrics)
+    plots = write_plots(study, study_dir / "plots", metrics=settings.metrics) if settings.plots else []
+    close_parent(
+        parent,
+        study,
+        metrics=list(settings.metrics),
+        counts=counts,
+        files=files,
+        plots=plots,
+        command=command,
+        status=status,
+    )
+    return StudyResult(
+        study_name=settings.study_name,
+        counts=counts,
+        best_values=list(best.values) if best and best.values else None,
+        best_params=dict(best.params) if best else {},
+        best_overrides=list(best.user_attrs.get("overrides", [])) if best else [],
+        command=command,
+        parent_run_id=parent.run_id,
+        table=table,
+        space=space,
+    )

@@ -1,0 +1,255 @@
+"""End-to-end sweeps through the real train(): sqlite Optuna and MLflow stores in tmp_path."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from trainer.errors import ConfigError
+from trainer.sweep.command import multirun_command
+from trainer.sweep.space import parse_space
+from trainer.sweep.stages import load_sweep, run_sweep
+from trainer.sweep.storage import normalize_url
+
+SMALL = [
+    "hparams_search=mlp",
+    "hparams_search.params.optimizer.choices=[adam,momentum]",
+    "sweep.plots=false",
+]
+
+
+def _run_with_space(args: list[str], params: dict, **kw: object) -> list:
+    settings, _, _ = load_sweep(args)
+    return run_sweep(args, space=parse_space(params), settings=settings, **kw)  # type: ignore[arg-type]
+
+
+def _load(storage: str, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def _runs(tmp_path: Path) -> list:
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_experiment_by_name("trainer")
+    return client.search_runs([experiment.experiment_id], max_results=1000)
+
+
+@pytest.mark.slow
+def test_sweep_reaches_n_trials_with_parent_and_children_then_resumes(
+    base: list[str], storage: str, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+    args = [*SMALL, "sweep.n_trials=2", f"sweep.storage={storage}", "sweep.study_name=s1", *base]
+    [result] = run_sweep(args, stream=out)
+    assert result.counts["COMPLETE"] == 2
+    text = out.getvalue()
+    assert text.count("[s1] trial") == 2 and "ETA" in text
+    assert "Reproduce: trainer train data=synthetic_classification" in text
+    runs = _runs(tmp_path)
+    parents = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
+    assert len(parents) == 1
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert len(children) == 2
+    assert {c.data.tags["sweep.trial"] for c in children} == {"0", "1"}
+    assert parents[0].data.tags["best.run_id"] in {c.info.run_id for c in children}
+    assert "best/val/loss" in parents[0].data.metrics
+    # Re-running with a larger budget resumes: 3 in total, one parent run.
+    bigger = [a if a != "sweep.n_trials=2" else "sweep.n_trials=3" for a in args]
+    [again] = run_sweep(bigger, stream=io.StringIO())
+    assert len(_load(storage, "s1").trials) == 3
+    assert again.parent_run_id == parents[0].info.run_id
+
+
+@pytest.mark.slow
+def test_pruned_trials_are_recorded_as_pruned(base: list[str], storage: str) -> None:
+    args = [
+        *SMALL,
+        "sweep.n_trials=2",
+        f"sweep.storage={storage}",
+        "sweep.study_name=p",
+        "sweep.pruner=threshold",
+        "+sweep.pruner_options.upper=0.0",  # every val/loss is above 0: pruned at epoch 1
+        *base,
+    ]
+    [result] = run_sweep(args, stream=io.StringIO())
+    assert result.counts["PRUNED"] == 2
+    trials = _load(storage, "p").trials
+    assert all(t.user_attrs["pruned_epoch"] == 1 for t in trials)
+
+
+def test_failing_trial_does_not_stop_the_sweep(base: list[str], storage: str) -> None:
+    out = io.StringIO()
+    args = [
+        "hparams_search=mlp",
+        "sweep.sampler=grid",
+        "sweep.n_trials=2",
+        "sweep.plots=false",
+        f"sweep.storage={storage}",
+        "sweep.study_name=f",
+        *base,
+    ]
+    params = {"model.activation": {"type": "categorical", "choices": ["relu", "no_such_activation"]}}
+    [result] = _run_with_space(args, params, stream=out)
+    assert (result.counts["COMPLETE"], result.counts["FAIL"]) == (1, 1)
+    failed = [t for t in _load(storage, "f").trials if t.state.name == "FAIL"]
+    assert "no_such_activation" in failed[0].user_attrs["fail_reason"]
+    assert "FAIL" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("extra", "params", "message"),
+    [
+        (
+            ["sweep.metric=val/nope"],
+            None,
+            r"sweep.metric=val/nope is not a metric this run produces; .*val/loss",
+        ),
+        (
+            [],
+            {"model.widht": {"type": "int", "low": 1, "high": 4}},
+            r"model.widht is not a key of 'model'.*hidden_sizes",
+        ),
+        (
+            [],
+            {"model.dropout": {"type": "float", "low": 0.2, "high": 1.5}},
+            r"1.5 is outside what model.dropout accepts",
+        ),
+        (
+            [],
+            {"optimizer": {"type": "group", "choices": ["adam", "adamm"]}},
+            r"'adamm' is not an option of conf/optimizer/",
+        ),
+        (
+            ["sweep.metric=[val/loss,val/accuracy]", "sweep.direction=[minimize,maximize]"],
+            None,
+            r"cannot prune a study with several metrics",
+        ),
+    ],
+)
+def test_bad_input_stops_before_the_first_trial(
+    base: list[str], storage: str, extra: list[str], params: dict | None, message: str
+) -> None:
+    args = ["hparams_search=mlp", f"sweep.storage={storage}", *extra, *base]
+    with pytest.raises(ConfigError, match=message):
+        if params is None:
+            run_sweep(args, stream=io.StringIO())
+        else:
+            _run_with_space(args, params, stream=io.StringIO())
+    assert not Path(storage.removeprefix("sqlite:///")).exists() or not optuna.get_all_study_names(storage)
+
+
+@pytest.mark.slow
+def test_multi_objective_gives_a_pareto_front(base: list[str], storage: str) -> None:
+    out = io.StringIO()
+    args = [
+        *SMALL,
+        "sweep.n_trials=3",
+        "sweep.sampler=nsga2",
+        "sweep.pruner=none",
+        "sweep.metric=[val/loss,val/accuracy]",
+        "sweep.direction=[minimize,maximize]",
+        f"sweep.storage={storage}",
+        "sweep.study_name=mo",
+        *base,
+    ]
+    [result] = run_sweep(args, stream=out)
+    assert result.counts["COMPLETE"] == 3 and len(result.best_values or []) == 2
+    assert "Pareto front" in out.getvalue()
+
+
+@pytest.mark.slow
+def test_refine_runs_a_second_stage_on_narrower_ranges(base: list[str], storage: str) -> None:
+    args = [
+        *SMALL,
+        "sweep.n_trials=3",
+        "sweep.refine=true",
+        "sweep.refine_top_k=2",
+        "sweep.refine_n_trials=2",
+        f"sweep.storage={storage}",
+        "sweep.study_name=c",
+        *base,
+    ]
+    first, second = run_sweep(args, stream=io.StringIO())
+    assert second.study_name == "c-refine" and second.counts["COMPLETE"] == 2
+    before = {p.key: p for p in (first.space.params if first.space else ())}
+    after = {p.key: p for p in (second.space.params if second.space else ())}
+    lr0, lr1 = before["optimizer.lr"], after["optimizer.lr"]
+    assert lr0.low <= lr1.low and lr1.high <= lr0.high and (lr1.high - lr1.low) < (lr0.high - lr0.low)
+    refined = _load(storage, "c-refine")
+    assert refined.user_attrs["refined_from"] == "c"
+    assert all(lr1.low <= t.params["optimizer.lr"] <= lr1.high for t in refined.trials)
+
+
+@pytest.mark.slow
+def test_multirun_grid_is_one_study(base: list[str], storage: str, tmp_path: Path) -> None:
+    code = multirun_command(
+        [
+            "-m",
+            "optimizer=adam,nadam",
+            "optimizer.lr=1e-3,3e-3",
+            f"sweep.storage={storage}",
+            "sweep.plots=false",
+            *base,
+        ]
+    )
+    assert code == 0
+    [name] = optuna.get_all_study_names(storage)
+    trials = _load(storage, name).trials
+    assert len(trials) == 4
+    assert {tuple(t.user_attrs["overrides"]) for t in trials} == {
+        (f"optimizer={o}", f"optimizer.lr={lr}") for o in ("adam", "nadam") for lr in ("0.001", "0.003")
+    }
+
+
+@pytest.mark.slow
+def test_two_local_worker_processes_share_one_study(base: list[str], tmp_path: Path) -> None:
+    storage = f"journal:{tmp_path}/optuna.log"
+    args = [
+        *SMALL,
+        "sweep.n_trials=4",
+        "sweep.n_jobs=2",
+        f"sweep.storage={storage}",
+        "sweep.study_name=w",
+        *base,
+    ]
+    [result] = run_sweep(args, stream=io.StringIO())
+    assert sum(result.counts[s] for s in ("COMPLETE", "PRUNED", "FAIL")) == 4
+    runs = _runs(tmp_path)
+    [parent] = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
+    assert sum(r.data.tags.get("mlflow.parentRunId") == parent.info.run_id for r in runs) == 4
+
+
+def _postgres() -> str | None:
+    url = os.environ.get("TRAINER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+        import psycopg2  # noqa: F401
+    except (OSError, ImportError):
+        return None
+    return url
+
+
+@pytest.mark.slow
+def test_postgres_worker_processes_total_is_exact(base: list[str], tmp_path: Path) -> None:
+    url = _postgres()
+    if url is None:
+        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (or psycopg2 is not installed)")
+    name = f"pg_{tmp_path.name}"[-60:]
+    args = [
+        *SMALL,
+        "sweep.n_trials=5",
+        "sweep.n_jobs=2",
+        f"sweep.storage={url}",
+        f"sweep.study_name={name}",
+        *base,
+    ]
+    try:
+        [result] = run_sweep(args, stream=io.StringIO())
+        assert sum(result.counts[s] for s in ("COMPLETE", "PRUNED", "FAIL")) == 5
+    finally:
+        optuna.delete_study(study_name=name, storage=normalize_url(url))
