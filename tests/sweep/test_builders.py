@@ -105,3 +105,26 @@ def test_refine_narrows_ranges_around_top_trials() -> None:
     dropout = narrowed.params[1]
     assert (dropout.low, dropout.high) == pytest.approx((0.0, 0.3))
     assert narrowed.params[2].choices == ([64, 32],)
+
+
+def test_auto_direction_follows_each_named_metric_not_the_spaces_default() -> None:
+    from trainer.sweep.settings import settings_from_config
+
+    spaces_own = settings_from_config(
+        {"direction": "auto"}, default_name="mlp", default_metric="val/loss", default_direction="minimize"
+    )
+    assert spaces_own.directions == ("minimize",)
+    named = settings_from_config(
+        {"metric": ["val/loss", "val/accuracy"], "direction": "auto"},
+        default_name="mlp",
+        default_metric="val/loss",
+        default_direction="minimize",
+    )
+    assert named.directions == ("minimize", "maximize")
+
+
+def test_refine_on_a_memory_storage_is_refused_before_any_trial() -> None:
+    from trainer.sweep.stages import run_sweep
+
+    with pytest.raises(ConfigError, match="sweep.refine=true needs a storage"):
+        run_sweep(["hparams_search=mlp", "sweep.storage=memory", "sweep.refine=true", "logger=none"])

@@ -86,7 +86,8 @@ def settings_from_config(
     metric = section.get("metric") or default_metric or "val/loss"
     metrics = tuple(str(m) for m in (metric if isinstance(metric, list | tuple) else [metric]))
     direction = section.get("direction", "auto")
-    if direction in (None, "auto") and default_direction is not None:
+    # The search space's direction goes with its own metric, not with one the user named instead.
+    if direction in (None, "auto") and default_direction is not None and not section.get("metric"):
         direction = default_direction
     values["metrics"] = metrics
     values["directions"] = _directions(direction, metrics)

@@ -22,6 +22,7 @@ from trainer.sweep.refine import describe_change, refine_space, top_trials
 from trainer.sweep.runner import StudyResult, create_study, quiet_optuna, run_study
 from trainer.sweep.settings import SweepSettings, settings_from_config
 from trainer.sweep.space import SearchSpace, parse_space
+from trainer.sweep.storage import is_memory
 
 SWEEP_KEYS = ("sweep", "hparams_search")
 
@@ -148,6 +149,11 @@ def run_sweep(
             else f"{settings.refine_from}-refine"
         )
         return [_refine_stage(source, first_space, settings, base, name, out)]
+    if settings.refine and is_memory(settings.storage):
+        raise ConfigError(
+            "sweep.refine=true needs a storage that keeps the first stage for the second: use "
+            "sweep.storage=sqlite:///optuna.db (the default) or journal:<file>, not memory."
+        )
     validate_sweep(settings, space, base)
     print(
         f"Sweep {settings.study_name}: {settings.n_trials} trials, sampler {settings.sampler}, "

@@ -83,7 +83,7 @@ def open_storage(
     except ImportError as exc:
         raise UserError(
             f"sweep.storage={redact(text)} needs a database driver ({exc}); "
-            "for PostgreSQL: pip install psycopg2-binary."
+            "for PostgreSQL: pip install -e '.[postgres]' (psycopg)."
         ) from None
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
