@@ -22,6 +22,8 @@ commands:
   train     compose conf/train.yaml with the overrides, fit, test, record the run
             (-m / --multirun with a=1,2 b=x,y: run that grid as one study)
   sweep     an Optuna study over conf/hparams_search/<name>.yaml: trainer sweep hparams_search=mlp
+  fraud     compare imbalance approaches on one split: trainer fraud [data=fraud_oracle]
+            [fraud.approaches=[weighted,smote,autoencoder]]
   eval      test a saved checkpoint: trainer eval ckpt_path=runs/<run>/checkpoints/last.ckpt
             (split=val scores the validation split instead)
   upload    send a run's records that MLflow missed: trainer upload runs/<run> [logger.tracking_uri=...]
@@ -115,6 +117,12 @@ def _multirun(overrides: list[str]) -> int:
     return multirun_command(overrides)
 
 
+def _fraud(overrides: list[str], print_config: bool) -> int:
+    from trainer.fraud.command import fraud_command
+
+    return fraud_command([*overrides, *(["--cfg"] if print_config else [])])
+
+
 def _eval(overrides: list[str]) -> int:
     from trainer.evaluate import evaluate
 
@@ -176,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {
         "train": lambda: _multirun(rest) if multirun else _train(rest, print_config),
         "sweep": lambda: _sweep(rest),
+        "fraud": lambda: _fraud(rest, print_config),
         "eval": lambda: _eval(rest),
         "upload": lambda: _upload(rest),
     }

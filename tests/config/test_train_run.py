@@ -24,6 +24,15 @@ EXPECTED_CHOICES = {  # what each preset picks, read from conf/experiment/*.yaml
     "digits_mlp": {"data": "digits", "optimizer": "nesterov", "scheduler": "exponential"},
     "fraud_oracle_mlp": {"data": "fraud_oracle", "model": "mlp"},
     "synthetic_autoencoder": {"data": "synthetic_classification", "model": "autoencoder"},
+    "fraud_autoencoder": {"data": "fraud_claims", "model": "autoencoder"},
+    "fraud_weighted": {"data": "fraud_claims", "model": "mlp"},
+    "digits_cnn": {"data": "digits_images", "model": "cnn"},
+    "fashion_mnist_cnn": {"data": "fashion_mnist", "model": "cnn"},
+    "temperature_gru": {"data": "temperature_synthetic", "model": "gru"},
+    "temperature_lstm": {"data": "temperature_synthetic", "model": "lstm"},
+    "jena_gru": {"data": "jena_climate", "model": "gru"},
+    "text_tfidf_mlp": {"data": "text_csv", "model": "mlp"},
+    "text_embedding_bag": {"data": "text_csv", "model": "embedding_bag"},
 }
 FAST = ["trainer.fast_dev_run=true", "logger=none", "trainer.accelerator=cpu"]
 

@@ -87,6 +87,7 @@ class TrainConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)  # type: ignore[valid-type]
     callbacks: Any = None
     logger: Any = None
+    resample: Any = None  # conf/resample/<name>.yaml: a sampler for the training rows, or none
     paths: PathsConfig = field(default_factory=PathsConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     regularization: RegularizationConfig = field(default_factory=RegularizationConfig)

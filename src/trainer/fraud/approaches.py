@@ -1,0 +1,239 @@
+"""Each approach of the study: what it trains on and how it scores a row.
+
+Every approach gets the same :class:`StudyData` (one split, one fitted preprocessing) and
+returns validation and test scores (higher = more suspicious); thresholds and metrics are
+applied afterwards, the same way for all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from trainer.data.feature_layout import FeatureLayout
+from trainer.fraud.networks import ArraysDataModule, DenoisingAutoencoder, build_network, fit_network
+from trainer.fraud.references import GradientBoostingReference, IsolationForestReference
+from trainer.data.resample import SAMPLERS, Resampler
+from trainer.fraud.settings import FraudSettings
+from trainer.tasks import BinaryObjective, ReconstructionObjective
+from trainer.tracking.base import Logger
+
+log = logging.getLogger(__name__)
+
+Tensors = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass
+class StudyData:
+    """What every approach shares: the datamodule's splits and preprocessing, and the config."""
+
+    cfg: DictConfig
+    settings: FraudSettings
+    resample: dict[str, dict[str, Any]]  # sampler name -> its resample/<name>.yaml values
+    datamodule: Any
+    layout: FeatureLayout
+    frames: dict[str, pd.DataFrame]  # raw feature columns per split
+    tensors: dict[str, Tensors]  # preprocessed (features, 0/1 labels) per split
+
+    def labels(self, split: str) -> np.ndarray:
+        return self.tensors[split][1].numpy().astype(np.int64)
+
+    def transform(self, frame: pd.DataFrame) -> torch.Tensor:
+        return self.datamodule.transform(frame)
+
+
+@dataclass
+class ApproachResult:
+    """Scores of one approach, and what explanations and the report need of it."""
+
+    name: str
+    family: str  # baseline, network, anomaly, reference
+    val_scores: np.ndarray
+    test_scores: np.ndarray
+    sampler: str = ""
+    score_frame: Callable[[pd.DataFrame], np.ndarray] | None = None  # raw rows -> scores
+    feature_errors: Callable[[torch.Tensor], np.ndarray] | None = None  # autoencoder only
+    params: dict[str, Any] = field(default_factory=dict)
+    best_val_ap: float | None = None
+
+
+def _network_data(data: StudyData, train: Tensors) -> ArraysDataModule:
+    return ArraysDataModule(
+        train=train,
+        val=data.tensors["val"],
+        test=data.tensors["test"],
+        batch_size=int(data.cfg.data.batch_size),
+        eval_batch_size=int(data.cfg.data.get("eval_batch_size", 4096)),
+        seed=int(data.cfg.seed),
+    )
+
+
+def _pos_weight(value: Any, labels: torch.Tensor) -> float | None:
+    if value is None:
+        return None
+    if value == "balanced":
+        positives = float(labels.sum())
+        return (len(labels) - positives) / max(positives, 1.0)
+    return float(value)
+
+
+def run_classifier(data: StudyData, name: str, *, run_dir: Path, logger: Logger) -> ApproachResult:
+    """The MLP on raw (``plain``), class-weighted (``weighted``) or resampled training rows."""
+    x, y = data.tensors["train"]
+    sampler = name if name in SAMPLERS else ""
+    params: dict[str, Any] = {"approach": name, "sampler": sampler or "none"}
+    if sampler:
+        options = data.resample.get(sampler, {})
+        resampler = Resampler(name=sampler, random_state=int(data.cfg.seed), **options)
+        x_new, y_new = resampler.fit_resample(x.numpy(), y.numpy(), layout=data.layout)
+        x, y = torch.from_numpy(x_new), torch.from_numpy(y_new)
+        params.update({f"resample.{k}": v for k, v in options.items()})
+        params.update(
+            {"train_rows_before": sum(resampler.counts_before_.values()), "train_rows_after": len(y)}
+        )
+    pos_weight = _pos_weight(data.settings.pos_weight, y) if name == "weighted" else None
+    params["pos_weight"] = pos_weight if pos_weight is not None else "none"
+    module = build_network(
+        data.cfg.model,
+        data.cfg,
+        in_features=x.shape[1],
+        out_features=1,
+        objective=BinaryObjective(pos_weight=pos_weight),
+    )
+    fitted = fit_network(
+        data.cfg,
+        module,
+        _network_data(data, (x, y)),
+        run_dir=run_dir,
+        logger=logger,
+        patience=data.settings.patience,
+    )
+
+    def score_frame(frame: pd.DataFrame) -> np.ndarray:
+        return fitted.scores(data.transform(frame))
+
+    return ApproachResult(
+        name=name,
+        family="network",
+        sampler=sampler,
+        val_scores=fitted.scores(data.tensors["val"][0]),
+        test_scores=fitted.scores(data.tensors["test"][0]),
+        score_frame=score_frame,
+        params=params,
+        best_val_ap=fitted.best_val_ap,
+    )
+
+
+def run_autoencoder(data: StudyData, name: str, *, run_dir: Path, logger: Logger) -> ApproachResult:
+    """An autoencoder trained on normal training rows only; the score is the reconstruction error."""
+    x, y = data.tensors["train"]
+    normal = x[y == 0]  # (normal rows, features): fraud never shapes what "normal" looks like
+    settings = data.settings.autoencoder
+    node = OmegaConf.create(settings.model)
+    module = build_network(
+        node, data.cfg, in_features=x.shape[1], out_features=x.shape[1], objective=ReconstructionObjective()
+    )
+    if settings.noise > 0:
+        module.model = DenoisingAutoencoder(module.model, noise=settings.noise)
+    fitted = fit_network(
+        data.cfg,
+        module,
+        _network_data(data, (normal, torch.zeros(len(normal)))),
+        run_dir=run_dir,
+        logger=logger,
+        patience=data.settings.patience,
+    )
+
+    def feature_errors(rows: torch.Tensor) -> np.ndarray:
+        # (rows, features): each feature's squared error, what the per-row score averages.
+        return (fitted.outputs(rows) - rows).pow(2).numpy()
+
+    def score_frame(frame: pd.DataFrame) -> np.ndarray:
+        return fitted.scores(data.transform(frame))
+
+    params = {"approach": name, "train_rows": len(normal), "noise": settings.noise}
+    params.update({f"model.{k}": v for k, v in dict(settings.model).items() if k != "_target_"})
+    return ApproachResult(
+        name=name,
+        family="anomaly",
+        val_scores=fitted.scores(data.tensors["val"][0]),
+        test_scores=fitted.scores(data.tensors["test"][0]),
+        score_frame=score_frame,
+        feature_errors=feature_errors,
+        params=params,
+        best_val_ap=fitted.best_val_ap,
+    )
+
+
+def run_hgb(data: StudyData, name: str, *, run_dir: Path, logger: Logger) -> ApproachResult:
+    """HistGradientBoostingClassifier with native categories on the raw training columns."""
+    options = data.settings.references
+    model = GradientBoostingReference(
+        numeric=data.datamodule.numeric_columns_,
+        categorical=data.datamodule.categorical_columns_,
+        max_iter=options.hgb_max_iter,
+        learning_rate=options.hgb_learning_rate,
+        random_state=int(data.cfg.seed),
+    ).fit(data.frames["train"], data.labels("train"))
+    return ApproachResult(
+        name=name,
+        family="reference",
+        val_scores=model.score(data.frames["val"]),
+        test_scores=model.score(data.frames["test"]),
+        score_frame=model.score,
+        params={
+            "approach": name,
+            "max_iter": options.hgb_max_iter,
+            "learning_rate": options.hgb_learning_rate,
+        },
+    )
+
+
+def run_isolation_forest(data: StudyData, name: str, *, run_dir: Path, logger: Logger) -> ApproachResult:
+    """IsolationForest on the preprocessed features of normal training rows."""
+    x, y = data.tensors["train"]
+    trees = data.settings.references.isolation_forest_trees
+    model = IsolationForestReference(n_estimators=trees, random_state=int(data.cfg.seed))
+    model.fit(x[y == 0].numpy())
+    return ApproachResult(
+        name=name,
+        family="anomaly",
+        val_scores=model.score(data.tensors["val"][0].numpy()),
+        test_scores=model.score(data.tensors["test"][0].numpy()),
+        score_frame=lambda frame: model.score(data.transform(frame).numpy()),
+        params={"approach": name, "n_estimators": trees},
+    )
+
+
+def run_no_skill(data: StudyData, name: str, *, run_dir: Path, logger: Logger) -> ApproachResult:
+    """'Never fraud': every row gets the training fraud rate, so nothing ranks above anything."""
+    rate = float(data.labels("train").mean())
+    return ApproachResult(
+        name=name,
+        family="baseline",
+        val_scores=np.full(len(data.labels("val")), rate),
+        test_scores=np.full(len(data.labels("test")), rate),
+        params={"approach": name, "train_fraud_rate": rate},
+    )
+
+
+Runner = Callable[..., ApproachResult]
+
+
+def runner_for(name: str) -> Runner:
+    """The function that runs approach ``name`` (a sampler name runs the resampled MLP)."""
+    special: dict[str, Runner] = {
+        "no_skill": run_no_skill,
+        "autoencoder": run_autoencoder,
+        "hgb": run_hgb,
+        "isolation_forest": run_isolation_forest,
+    }
+    return special.get(name, run_classifier)

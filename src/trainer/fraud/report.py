@@ -1,0 +1,131 @@
+"""The comparison report: comparison.csv, comparison.md, overlaid curves, the error histogram,
+and the same table in the terminal."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Leading columns of comparison.csv, in this order; detail columns follow.
+MAIN_COLUMNS = ["approach", "ap", "roc_auc", "precision", "recall", "f1", "threshold", "sampler"]
+DETAIL_COLUMNS = ["precision_at_k", "tp", "fp", "fn", "tn", "accuracy", "no_skill_accuracy", "val_ap", "rule"]
+
+
+def comparison_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    """One row per approach, main columns first, in the order the approaches ran."""
+    frame = pd.DataFrame(rows)
+    ordered = [c for c in MAIN_COLUMNS + DETAIL_COLUMNS if c in frame.columns]
+    return frame[ordered + [c for c in frame.columns if c not in ordered]]
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float | np.floating):
+        return "n/a" if not math.isfinite(float(value)) else f"{float(value):.4g}"
+    return str(value)
+
+
+def to_markdown(frame: pd.DataFrame, *, columns: list[str] | None = None) -> str:
+    """A GitHub table of ``frame`` (no extra dependency)."""
+    columns = columns or [c for c in frame.columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_tables(frame: pd.DataFrame, directory: Path, *, title: str) -> list[Path]:
+    """``comparison.csv`` (all columns) and ``comparison.md`` (the main ones plus accuracy)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    csv_path = directory / "comparison.csv"
+    frame.to_csv(csv_path, index=False)
+    shown = [c for c in [*MAIN_COLUMNS, "precision_at_k", "accuracy", "no_skill_accuracy"] if c in frame]
+    md_path = directory / "comparison.md"
+    md_path.write_text(
+        f"# {title}\n\nTest split; thresholds chosen on validation rows. Accuracy is shown only beside "
+        "the accuracy of never flagging fraud.\n\n" + to_markdown(frame, columns=shown)
+    )
+    return [csv_path, md_path]
+
+
+def curves(scores: dict[str, np.ndarray], y: np.ndarray, directory: Path) -> list[Path]:
+    """Overlaid precision-recall and ROC curves of every approach on the test split."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    directory.mkdir(parents=True, exist_ok=True)
+    if len(np.unique(y)) < 2:
+        return []
+    pr_fig, pr_ax = plt.subplots(figsize=(7, 5))
+    roc_fig, roc_ax = plt.subplots(figsize=(7, 5))
+    for name, s in scores.items():
+        if np.ptp(s) == 0:  # a constant score (no skill) is the dashed reference line instead
+            continue
+        precision, recall, _ = precision_recall_curve(y, s)
+        pr_ax.plot(recall, precision, label=f"{name} (AP {average_precision_score(y, s):.3f})")
+        fpr, tpr, _ = roc_curve(y, s)
+        roc_ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, s):.3f})")
+    pr_ax.axhline(float(np.mean(y)), color="grey", linestyle="--", label=f"no skill ({np.mean(y):.3f})")
+    roc_ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="no skill")
+    for ax, xlabel, ylabel in ((pr_ax, "recall", "precision"), (roc_ax, "false positive rate", "recall")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    pr_ax.set_title("Precision-recall, test split")
+    roc_ax.set_title("ROC, test split")
+    paths = [directory / "pr_curves.png", directory / "roc_curves.png"]
+    for fig, path in zip((pr_fig, roc_fig), paths, strict=True):
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return paths
+
+
+def error_histogram(errors: np.ndarray, y: np.ndarray, threshold: float, path: Path) -> Path:
+    """The autoencoder's test reconstruction errors by class, log scale, with the threshold."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    positive = np.maximum(errors, 1e-12)
+    bins = np.logspace(np.log10(positive.min()), np.log10(positive.max()) + 1e-9, 50).tolist()
+    ax.hist(positive[y == 0], bins=bins, alpha=0.6, density=True, label="normal")
+    ax.hist(positive[y == 1], bins=bins, alpha=0.6, density=True, label="fraud")
+    ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("reconstruction error (mean squared, per row)")
+    ax.set_ylabel("density")
+    ax.set_title("Autoencoder errors on the test split")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def print_table(frame: pd.DataFrame, *, title: str) -> None:
+    """The comparison in the terminal (rich), best test AP highlighted."""
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = [c for c in [*MAIN_COLUMNS, "precision_at_k", "accuracy", "no_skill_accuracy"] if c in frame]
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("approach", "sampler") else "right")
+    best = frame["ap"].max() if "ap" in frame and frame["ap"].notna().any() else None
+    for _, row in frame.iterrows():
+        style = "bold green" if best is not None and row["ap"] == best else None
+        table.add_row(*(_cell(row[c]) for c in columns), style=style)
+    console = Console()
+    if not console.is_terminal:  # piped or logged: rich would squeeze the table into 80 columns
+        console = Console(width=200)
+    console.print(table)

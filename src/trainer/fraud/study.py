@@ -1,0 +1,308 @@
+"""The fraud study: every configured approach on the same splits, thresholds from validation,
+test metrics side by side, one MLflow parent run with a child run per approach.
+
+Flow: compose ``conf/fraud.yaml`` -> datamodule (split, preprocessing fit on training rows) ->
+for each approach: train on training rows (resampled ones for a sampler), score validation
+and test -> threshold from validation -> metrics on test -> report and explanations.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from trainer.build import build_logger, build_tabular_datamodule
+from trainer.config.compose import ComposedConfig, conf_dir
+from trainer.config.validate import validate_config
+from trainer.engine.seed import seed_everything
+from trainer.errors import DataError
+from trainer.fraud import explain, report
+from trainer.fraud.approaches import ApproachResult, StudyData, runner_for
+from trainer.data.feature_layout import FeatureLayout, feature_frame
+from trainer.fraud.metrics import score_metrics
+from trainer.data.resample import SAMPLERS, check_sampler_name
+from trainer.fraud.settings import FraudSettings, read_settings
+from trainer.fraud.thresholds import ThresholdSelector
+from trainer.run_dir import log_to_file, make_run_dir, write_config_files
+from trainer.tracking.base import Logger
+from trainer.tracking.params import flatten_config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StudyResult:
+    """What a finished study gives back."""
+
+    table: pd.DataFrame
+    run_dir: Path
+    parent_run_id: str | None
+    child_run_ids: dict[str, str | None] = field(default_factory=dict)
+    importance: pd.DataFrame | None = None
+    flagged: pd.DataFrame | None = None
+
+
+# ---------------------------------------------------------------------- config
+def split_config(cfg: DictConfig) -> tuple[DictConfig, FraudSettings, dict[str, dict[str, Any]]]:
+    """The run config (validated like ``trainer train``'s), the fraud settings, the sampler options."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        fraud_node = cfg.pop("fraud", None)
+        selected = cfg.pop("resample", None)
+    settings = read_settings(fraud_node)
+    run_cfg = validate_config(cfg)
+    resample: dict[str, dict[str, Any]] = {}
+    for name in [a for a in settings.approaches if a in SAMPLERS]:
+        path = conf_dir() / "resample" / f"{name}.yaml"
+        node = OmegaConf.load(path) if path.is_file() else OmegaConf.create({"name": name})
+        # resample=<name> with overrides on the command line wins over that sampler's file.
+        if selected and selected.get("name") == name:
+            node = selected
+        options = OmegaConf.to_container(node, resolve=True)
+        assert isinstance(options, dict)
+        check_sampler_name(str(options.pop("name", name)))
+        options.pop("random_state", None)  # the run's seed is used
+        resample[name] = {str(k): v for k, v in options.items()}
+    return run_cfg, settings, resample
+
+
+def load_study_data(
+    cfg: DictConfig, settings: FraudSettings, resample: dict[str, dict[str, Any]]
+) -> StudyData:
+    """Build the datamodule once and check that the target suits a fraud study.
+
+    Raises:
+        DataError: a target that is not binary, or no fraud rows in the training or validation split.
+    """
+    datamodule = build_tabular_datamodule(cfg)
+    if datamodule.task != "binary" or len(datamodule.classes_) != 2:
+        raise DataError(
+            f"trainer fraud needs a binary target; data.target={datamodule.target!r} has "
+            f"{len(datamodule.classes_)} classes ({', '.join(map(str, datamodule.classes_[:5]))}). "
+            "Pick a 0/1 column with data.target=<column>, or set data.task=binary."
+        )
+    tensors = {split: datamodule.tensors(split) for split in ("train", "val", "test")}
+    for split in ("train", "val", "test"):
+        labels = tensors[split][1]
+        frauds = int(labels.sum())
+        if split != "test" and frauds == 0:
+            raise DataError(
+                f"The {split} split has no fraud rows (class {datamodule.classes_[1]!r}) among its "
+                f"{len(labels)} rows; the study cannot {'train' if split == 'train' else 'set thresholds'} "
+                "without them. Use data.split=stratified, or give the split more rows (data.val_fraction)."
+            )
+        log.info(
+            "%s: %d rows, %d fraud (%.2f%%)", split, len(labels), frauds, 100 * frauds / max(len(labels), 1)
+        )
+    return StudyData(
+        cfg=cfg,
+        settings=settings,
+        resample=resample,
+        datamodule=datamodule,
+        layout=FeatureLayout.from_preprocessor(datamodule.preprocessor_),
+        frames={split: feature_frame(datamodule, split) for split in ("train", "val", "test")},
+        tensors=tensors,
+    )
+
+
+# ---------------------------------------------------------------------- one approach
+def _selector(settings: FraudSettings, family: str) -> ThresholdSelector:
+    options = settings.threshold
+    rule = options.anomaly_rule if family == "anomaly" and options.anomaly_rule else options.rule
+    return ThresholdSelector(
+        rule=rule,
+        recall=options.recall,
+        precision=options.precision,
+        k=options.k,
+        fraction=options.fraction,
+        percentile=options.percentile,
+    )
+
+
+def evaluate_approach(data: StudyData, result: ApproachResult) -> dict[str, Any]:
+    """Threshold from validation scores, then metrics of the test scores at that threshold."""
+    y_val, y_test = data.labels("val"), data.labels("test")
+    if result.family == "baseline":
+        threshold, rule = math.inf, "never"  # "never fraud": no score reaches the threshold
+    else:
+        selector = _selector(data.settings, result.family).fit(y_val, result.val_scores)
+        threshold, rule = selector.threshold_, selector.rule
+    metrics = score_metrics(y_test, result.test_scores, threshold=threshold, k=data.settings.precision_at_k)
+    val_ap = score_metrics(y_val, result.val_scores, threshold=threshold, k=1)["ap"]
+    return {
+        "approach": result.name,
+        **{k: metrics[k] for k in ("ap", "roc_auc", "precision", "recall", "f1")},
+        "threshold": threshold,
+        "sampler": result.sampler,
+        **{
+            k: metrics[k] for k in ("precision_at_k", "tp", "fp", "fn", "tn", "accuracy", "no_skill_accuracy")
+        },
+        "val_ap": val_ap,
+        "rule": rule,
+        "family": result.family,
+    }
+
+
+def _run_child(
+    data: StudyData, name: str, *, study_dir: Path, parent: Logger, run_name: str
+) -> tuple[ApproachResult, dict[str, Any], str | None]:
+    child_dir = study_dir / "approaches" / name
+    child_dir.mkdir(parents=True, exist_ok=True)
+    logger = build_logger(data.cfg)
+    logger.start(run_name=f"{run_name}.{name}", run_dir=child_dir, parent_run_id=parent.run_id)
+    status = "FAILED"
+    try:
+        seed_everything(int(data.cfg.seed))  # each approach starts from the same seed, whatever ran before
+        result = runner_for(name)(data, name, run_dir=child_dir, logger=logger)
+        row = evaluate_approach(data, result)
+        logger.set_tags(
+            {"fraud.approach": name, "fraud.family": result.family, "fraud.sampler": result.sampler}
+        )
+        logger.log_hyperparams({**result.params, "threshold.rule": row["rule"]})
+        finite = {k: float(v) for k, v in row.items() if isinstance(v, int | float) and math.isfinite(v)}
+        logger.log_metrics(
+            {f"test/{k}" if k != "val_ap" else "val/ap_best": v for k, v in finite.items()}, step=0
+        )
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    except BaseException as exc:
+        logger.set_tags({"error": f"{type(exc).__name__}: {exc}"[:5000]})
+        raise
+    finally:
+        logger.finalize(status)
+    return result, row, logger.run_id
+
+
+# ---------------------------------------------------------------------- the study
+def run_study(composed: ComposedConfig, *, print_table: bool = True) -> StudyResult:
+    """Run every approach of ``fraud.approaches`` and write the comparison.
+
+    Args:
+        composed: ``compose_config(overrides, config_name="fraud")``.
+        print_table: print the comparison in the terminal.
+
+    Returns:
+        The comparison table, the study folder and the MLflow run ids.
+
+    Raises:
+        UserError: bad config or data; the message names the value and the fix.
+    """
+    cfg, settings, resample = split_config(composed.cfg)
+    run_name = cfg.run_name or f"fraud-{composed.choices.get('data', 'data')}"
+    study_dir = Path(cfg.paths.run_dir) if cfg.paths.run_dir else make_run_dir(cfg.paths.runs_dir, run_name)
+    study_dir.mkdir(parents=True, exist_ok=True)
+    write_config_files(study_dir, composed.cfg, composed.overrides, composed.hydra)
+    with log_to_file(study_dir / "fraud.log"):
+        seed_everything(int(cfg.seed))
+        data = load_study_data(cfg, settings, resample)
+        parent = build_logger(cfg)
+        parent.start(run_name=run_name, run_dir=study_dir)
+        status = "FAILED"
+        try:
+            parent.set_tags({"fraud.study": "parent", "overrides": " ".join(composed.overrides) or "(none)"})
+            parent.log_hyperparams(flatten_config(OmegaConf.to_container(composed.cfg, resolve=True)))  # type: ignore[arg-type]
+            result = _run_all(data, study_dir=study_dir, parent=parent, run_name=run_name)
+            _record_parent(parent, result, study_dir)
+            status = "FINISHED"
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        except BaseException as exc:
+            parent.set_tags({"error": f"{type(exc).__name__}: {exc}"[:5000]})
+            raise
+        finally:
+            parent.log_artifact(study_dir / "fraud.log")
+            parent.finalize(status)
+        result.parent_run_id = parent.run_id
+    if print_table:
+        report.print_table(result.table, title=f"Fraud study {run_name} (test split)")
+    return result
+
+
+def _run_all(data: StudyData, *, study_dir: Path, parent: Logger, run_name: str) -> StudyResult:
+    results: dict[str, ApproachResult] = {}
+    rows: list[dict[str, Any]] = []
+    child_ids: dict[str, str | None] = {}
+    for name in data.settings.approaches:
+        log.info("Approach %s", name)
+        result, row, child_id = _run_child(data, name, study_dir=study_dir, parent=parent, run_name=run_name)
+        results[name], child_ids[name] = result, child_id
+        rows.append(row)
+    table = report.comparison_frame(rows)
+    outcome = StudyResult(table=table, run_dir=study_dir, parent_run_id=None, child_run_ids=child_ids)
+    report.write_tables(table, study_dir, title=f"Fraud study {run_name}")
+    y_test = data.labels("test")
+    figures = study_dir / "figures"
+    report.curves({n: r.test_scores for n, r in results.items()}, y_test, figures)
+    _explain(data, results, table, outcome)
+    return outcome
+
+
+def _explain(
+    data: StudyData, results: dict[str, ApproachResult], table: pd.DataFrame, outcome: StudyResult
+) -> None:
+    """Permutation importance for the best classifier (by validation AP); autoencoder flag reasons."""
+    folder = outcome.run_dir / "explanations"
+    folder.mkdir(parents=True, exist_ok=True)
+    options = data.settings.explain
+    classifiers = table[table["family"].isin(["network", "reference"])].dropna(subset=["val_ap"])
+    if len(classifiers) and len(np.unique(data.labels("test"))) == 2:
+        best = str(classifiers.sort_values("val_ap", ascending=False).iloc[0]["approach"])
+        scorer = results[best].score_frame
+        assert scorer is not None
+        importance = explain.permutation_importance_ap(
+            scorer,
+            data.frames["test"],
+            data.labels("test"),
+            n_repeats=options.n_repeats,
+            random_state=int(data.cfg.seed),
+        )
+        importance.insert(0, "approach", best)
+        importance.to_csv(folder / "permutation_importance.csv", index=False)
+        outcome.importance = importance
+    autoencoder = results.get("autoencoder")
+    if autoencoder is not None and autoencoder.feature_errors is not None:
+        row = table[table["approach"] == "autoencoder"].iloc[0]
+        y_test = data.labels("test")
+        report.error_histogram(
+            autoencoder.test_scores,
+            y_test,
+            float(row["threshold"]),
+            outcome.run_dir / "figures" / "autoencoder_errors.png",
+        )
+        flagged = explain.flagged_rows(
+            autoencoder.feature_errors,
+            data.tensors["test"][0],
+            autoencoder.test_scores,
+            threshold=float(row["threshold"]),
+            layout=data.layout,
+            labels=y_test,
+            top_columns=options.top_columns,
+            max_rows=options.max_rows,
+        )
+        flagged.to_csv(folder / "autoencoder_flagged_rows.csv", index=False)
+        outcome.flagged = flagged
+
+
+def _record_parent(parent: Logger, result: StudyResult, study_dir: Path) -> None:
+    metrics = {}
+    for _, row in result.table.iterrows():
+        for key in ("ap", "roc_auc", "precision", "recall", "f1"):
+            value = float(row[key])
+            if math.isfinite(value):
+                metrics[f"{row['approach']}/test_{key}"] = value
+    parent.log_metrics(metrics, step=0)
+    for name in ("comparison.csv", "comparison.md"):
+        parent.log_artifact(study_dir / name)
+    for folder in ("figures", "explanations"):
+        if (study_dir / folder).is_dir() and any((study_dir / folder).iterdir()):
+            parent.log_artifact(study_dir / folder, artifact_path=folder)
