@@ -208,10 +208,10 @@ class TimedMLflowLogger(MLflowLogger):
 
     send_cpu = 0.0
 
-    def _send(self, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
+    def _send(self, records: list[Any]) -> None:
         begin = time.thread_time()
         try:
-            super()._send(metrics, params, tags)
+            super()._send(records)
         finally:
             self.send_cpu += time.thread_time() - begin
 

@@ -1,4 +1,6 @@
-"""Run the fraud study on the real claims file for both splits and refresh experiments/fraud/README.md.
+"""Run the fraud study on the real claims file for both splits; refresh its experiment README.
+
+The README is experiments/fraud_car_claims/README.md:
 
     .venv/bin/python scripts/run_fraud_study.py [extra overrides ...]
 
@@ -15,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "experiments" / "fraud" / "README.md"
+README = ROOT / "experiments" / "fraud_car_claims" / "README.md"
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 SPLITS = {
     "time (train 1994, validate 1995, test 1996)": [],

@@ -6,15 +6,18 @@ run time (input width from the data, output width from the objective, the run fo
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from trainer.data.base import DataModule
+from trainer.data.resample import Resampler
 from trainer.data.tabular import TabularDataModule
 from trainer.engine import Trainer, TrainingModule
 from trainer.errors import ConfigError, UserError
@@ -38,13 +41,40 @@ def instantiate_component(node: Any, where: str, **kwargs: Any) -> Any:
         raise ConfigError(f"{where} could not be built: {' '.join(str(exc).split())}") from None
 
 
-def build_datamodule(cfg: DictConfig) -> TabularDataModule:
-    datamodule = instantiate_component(cfg.data, "data")
+def build_datamodule(cfg: DictConfig) -> DataModule:
+    """The configured data, loaded, split and preprocessed; training rows resampled if asked."""
+    datamodule: DataModule = instantiate_component(cfg.data, "data")
     datamodule.setup()
+    options = OmegaConf.to_container(cfg.resample, resolve=True) if cfg.get("resample") else None
+    if isinstance(options, dict) and options.get("name", "none") != "none":
+        if not isinstance(datamodule, TabularDataModule):
+            raise ConfigError(
+                f"resample.name={options['name']} resamples table rows; use resample=none here."
+            )
+        datamodule.resample_training_rows(_resampler({str(k): v for k, v in options.items()}, cfg.seed))
     return datamodule
 
 
-def build_objective(cfg: DictConfig, datamodule: TabularDataModule) -> Objective:
+def build_tabular_datamodule(cfg: DictConfig) -> TabularDataModule:
+    """:func:`build_datamodule` for commands that need a table (its splits and preprocessing)."""
+    datamodule = build_datamodule(cfg)
+    if not isinstance(datamodule, TabularDataModule):
+        raise ConfigError(
+            f"This command needs a table; data._target_={cfg.data._target_!r} is not one. "
+            "Choose a table option, e.g. data=csv or data=fraud_oracle."
+        )
+    return datamodule
+
+
+def _resampler(options: dict[str, Any], seed: int) -> Resampler:
+    valid = [p for p in inspect.signature(Resampler).parameters if p != "random_state"]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigError(f"resample.{unknown[0]} is not a resample setting; valid: {', '.join(valid)}.")
+    return Resampler(random_state=seed, **options)
+
+
+def build_objective(cfg: DictConfig, datamodule: DataModule) -> Objective:
     """The objective named in ``cfg.objective`` (``auto`` follows the data's task)."""
     spec = cfg.objective
     name = datamodule.task if spec.name == "auto" else spec.name
@@ -54,16 +84,40 @@ def build_objective(cfg: DictConfig, datamodule: TabularDataModule) -> Objective
     options = OmegaConf.to_container(spec, resolve=True)
     assert isinstance(options, dict)
     return objective_type.from_options(
-        {str(k): v for k, v in options.items()}, train_labels=datamodule.tensors("train")[1]
+        {str(k): v for k, v in options.items()}, train_labels=datamodule.labels("train")
     )
 
 
-def build_module(cfg: DictConfig, datamodule: TabularDataModule) -> TrainingModule:
+def data_shape_arguments(target: str, datamodule: DataModule) -> dict[str, Any]:
+    """``in_features`` and/or ``input_shape`` from the data, whichever the model's signature declares.
+
+    A model that declares ``categorical_cardinalities`` also gets a table's one-hot block widths.
+
+    A flat model (MLP) takes the width of a flattened input; a CNN or RNN takes the shape of one
+    input without the batch dimension (``(1, 28, 28)``, ``(24, 1)``).
+    """
+    try:
+        parameters = inspect.signature(get_object(target)).parameters
+    except Exception:  # an unimportable target: instantiate names it
+        parameters = {}  # type: ignore[assignment]
+    shape: dict[str, Any] = {}
+    if "input_shape" in parameters:
+        shape["input_shape"] = list(datamodule.input_shape)
+    if "in_features" in parameters or not shape:
+        shape["in_features"] = datamodule.num_features
+    # An embedding model (TabularEmbeddingNet) embeds each one-hot block of a table's columns.
+    if "categorical_cardinalities" in parameters and isinstance(datamodule, TabularDataModule):
+        shape["categorical_cardinalities"] = datamodule.categorical_cardinalities
+    return shape
+
+
+def build_module(cfg: DictConfig, datamodule: DataModule) -> TrainingModule:
     """Model, objective, optimizer and scheduler factories, and penalties in one module."""
     objective = build_objective(cfg, datamodule)
     in_features = datamodule.num_features
     out_features = objective.output_size(num_features=in_features, num_classes=datamodule.num_classes)
-    model = instantiate_component(cfg.model, "model", in_features=in_features, out_features=out_features)
+    shape = data_shape_arguments(str(cfg.model._target_), datamodule)
+    model = instantiate_component(cfg.model, "model", **shape, out_features=out_features)
     optimizer_factory = instantiate_component(cfg.optimizer, "optimizer")
     scheduler_factory = instantiate_component(cfg.scheduler, "scheduler") if cfg.scheduler else None
     if cfg.regularization.l1 < 0 or cfg.regularization.l2 < 0:

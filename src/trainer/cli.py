@@ -24,9 +24,14 @@ commands:
   sweep     an Optuna study over conf/hparams_search/<name>.yaml: trainer sweep hparams_search=mlp
   fraud     compare imbalance approaches on one split: trainer fraud [data=fraud_oracle]
             [fraud.approaches=[weighted,smote,autoencoder]]
+  gradcheck backprop vs central differences (float64) on the configured model; exit 1 on a bug
+            trainer gradcheck [overrides] [gradcheck.max_coords=50 gradcheck.batch_size=16]
+  lr-find   learning-rate range test; plot + MLflow; prints the optimizer.lr=... to use
+            trainer lr-find [overrides] [lr_find.min_lr=1e-7 lr_find.max_lr=10 lr_find.num_steps=200]
   eval      test a saved checkpoint: trainer eval ckpt_path=runs/<run>/checkpoints/last.ckpt
             (split=val scores the validation split instead)
-  upload    send a run's records that MLflow missed: trainer upload runs/<run> [logger.tracking_uri=...]
+  upload    send what MLflow missed from a run's journal (a server that was down, a killed run):
+            trainer upload runs/<run> [logger.tracking_uri=...]
   help      this message
 
 options:
@@ -123,6 +128,18 @@ def _fraud(overrides: list[str], print_config: bool) -> int:
     return fraud_command([*overrides, *(["--cfg"] if print_config else [])])
 
 
+def _gradcheck(overrides: list[str]) -> int:
+    from trainer.diagnostics.command import gradcheck_command
+
+    return gradcheck_command(overrides)
+
+
+def _lr_find(overrides: list[str]) -> int:
+    from trainer.diagnostics.command import lr_find_command
+
+    return lr_find_command(overrides)
+
+
 def _eval(overrides: list[str]) -> int:
     from trainer.evaluate import evaluate
 
@@ -143,7 +160,7 @@ def _eval(overrides: list[str]) -> int:
 
 
 def _upload(args: list[str]) -> int:
-    from trainer.tracking.upload import upload_spool
+    from trainer.tracking.upload import upload_journal
 
     uris = [a.split("=", 1)[1] for a in args if a.startswith("logger.tracking_uri=")]
     folders = [a for a in args if not a.startswith("logger.tracking_uri=")]
@@ -151,10 +168,11 @@ def _upload(args: list[str]) -> int:
         raise UserError(
             "trainer upload needs one run folder: trainer upload runs/<run> [logger.tracking_uri=...]"
         )
-    summary = upload_spool(folders[0], tracking_uri=uris[-1] if uris else None)
+    summary = upload_journal(folders[0], tracking_uri=uris[-1] if uris else None)
     print(
-        f"Uploaded {summary['metrics']} metric points, {summary['params']} params, {summary['tags']} tags "
-        f"and {summary['artifacts']} artifacts to run {summary['run_id']}."
+        f"Uploaded {summary['metrics']} metric points, {summary['params']} params, {summary['tags']} tags, "
+        f"{summary['datasets']} dataset records and {summary['artifacts']} files or models to run "
+        f"{summary['run_id']} (status {summary['status'] or 'unchanged'})."
     )
     return 0
 
@@ -185,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": lambda: _multirun(rest) if multirun else _train(rest, print_config),
         "sweep": lambda: _sweep(rest),
         "fraud": lambda: _fraud(rest, print_config),
+        "gradcheck": lambda: _gradcheck(rest),
+        "lr-find": lambda: _lr_find(rest),
         "eval": lambda: _eval(rest),
         "upload": lambda: _upload(rest),
     }

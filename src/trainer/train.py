@@ -27,7 +27,8 @@ from trainer.build import (
 )
 from trainer.config.compose import ComposedConfig
 from trainer.config.validate import validate_config
-from trainer.data.tabular import TabularDataModule
+from trainer.data.base import DataModule
+from trainer.diagnostics import bias_variance_report, model_summary
 from trainer.engine import Trainer, TrainingModule
 from trainer.engine.checkpoint import check_checkpoint_fits
 from trainer.engine.device import describe_device
@@ -114,12 +115,17 @@ def train(
             raise
         datamodule, module, logger, trainer = parts.datamodule, parts.module, parts.logger, parts.trainer
         logger.start(
-            run_name=run_name, run_dir=run_dir, resume_run_id=parts.resume_run_id, parent_run_id=parent_run_id
+            run_name=run_name,
+            run_dir=run_dir,
+            resume_run_id=parts.resume_run_id,
+            parent_run_id=parent_run_id,
+            resume_step=parts.resume_step,
+            resume_from=Path(cfg.ckpt_path) if cfg.ckpt_path else None,
         )
         result = RunResult(metrics={}, run_dir=run_dir, tracking_run_id=logger.run_id)
         status = "FAILED"
         try:
-            _record_start(logger, trainer, datamodule, composed.overrides, run_dir)
+            _record_start(logger, trainer, module, datamodule, composed.overrides, run_dir)
             result.metrics = _fit_and_test(cfg, trainer, module, datamodule)
             _write_metrics(run_dir / "metrics.json", result.metrics)
             _record_end(logger, trainer, module, datamodule, run_dir, result)
@@ -152,11 +158,12 @@ def train(
 
 @dataclass
 class _RunParts:
-    datamodule: TabularDataModule
+    datamodule: DataModule
     module: TrainingModule
     logger: Logger
     trainer: Trainer
     resume_run_id: str | None
+    resume_step: int | None = None
 
 
 def _build_run(cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[object]) -> _RunParts:
@@ -165,6 +172,7 @@ def _build_run(cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[obje
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule)
     resume_run_id = None
+    resume_step = None
     if cfg.ckpt_path:  # a checkpoint of another model fails here, not after the tracking run opened
         model_config = OmegaConf.to_container(cfg.model, resolve=True)
         assert isinstance(model_config, dict)
@@ -172,6 +180,7 @@ def _build_run(cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[obje
             cfg.ckpt_path, module.model, model_config={str(k): v for k, v in model_config.items()}
         )
         resume_run_id = state["tracking_run_id"] or None
+        resume_step = int(state["global_step"])
     logger = build_logger(cfg)
     trainer = build_trainer(
         cfg, run_dir=run_dir, callbacks=[*build_callbacks(cfg), *extra_callbacks], logger=logger
@@ -182,11 +191,11 @@ def _build_run(cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[obje
         trainer.device,
         trainer.precision,
     )
-    return _RunParts(datamodule, module, logger, trainer, resume_run_id)
+    return _RunParts(datamodule, module, logger, trainer, resume_run_id, resume_step)
 
 
 def _fit_and_test(
-    cfg: DictConfig, trainer: Trainer, module: TrainingModule, datamodule: TabularDataModule
+    cfg: DictConfig, trainer: Trainer, module: TrainingModule, datamodule: DataModule
 ) -> dict[str, float]:
     trainer.fit(module, datamodule, ckpt_path=cfg.ckpt_path)
     metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
@@ -194,13 +203,20 @@ def _fit_and_test(
     best = checkpoint.best_model_path if checkpoint else ""
     if cfg.test_after_fit and datamodule.test_dataloader() is not None:
         test_metrics = trainer.test(module, datamodule, ckpt_path=best or None)
+        # The data's own yardstick (a forecast's naive "last value" MAE) beside the model's.
+        test_metrics.update({f"test/{k}": v for k, v in datamodule.reference_metrics().items()})
         trainer.log_metrics(test_metrics, step=trainer.global_step)
         metrics.update(test_metrics)
     return metrics
 
 
 def _record_start(
-    logger: Logger, trainer: Trainer, datamodule: TabularDataModule, overrides: list[str], run_dir: Path
+    logger: Logger,
+    trainer: Trainer,
+    module: TrainingModule,
+    datamodule: DataModule,
+    overrides: list[str],
+    run_dir: Path,
 ) -> None:
     tags = provenance_tags(device=describe_device(trainer.device), precision=trainer.precision)
     tags["overrides"] = redact(" ".join(overrides)) or "(none)"
@@ -208,24 +224,42 @@ def _record_start(
     logger.set_tags(tags)
     logger.log_hyperparams(flatten_config(trainer.config or {}))
     info = datamodule.describe()
-    logger.log_dataset(
-        datamodule.splits_, name=str(info["name"]), source=str(info["source"]), target=datamodule.target
-    )
+    frames = datamodule.datasets()
+    if frames:
+        target = str(info.get("target", ""))
+        logger.log_dataset(frames, name=str(info["name"]), source=str(info["source"]), target=target)
+    # Layer, output shape and parameters, on two validation rows (not augmented, module on the CPU).
+    example = next(iter(datamodule.val_dataloader() or datamodule.train_dataloader()))[0][:2]
+    summary = model_summary(module.model, example)
+    log.info("Model summary:\n%s", summary)
+    _write_and_record(logger, run_dir / "model_summary.txt", summary)
+
+
+def _write_and_record(logger: Logger, path: Path, text: str) -> None:
+    path.write_text(text + "\n", encoding="utf-8")
+    logger.log_artifact(path)
 
 
 def _record_end(
     logger: Logger,
     trainer: Trainer,
     module: TrainingModule,
-    datamodule: TabularDataModule,
+    datamodule: DataModule,
     run_dir: Path,
     result: RunResult,
 ) -> None:
+    # The model holds the best weights here (Trainer.test loaded them): diagnose those.
+    verdict, text = bias_variance_report(module, datamodule)
+    if verdict:
+        log.info("%s", text)
+        _write_and_record(logger, run_dir / "bias_variance.txt", text)
+        logger.set_tags({"bias_variance": verdict["tag"]})
     figure_paths = make_figures(run_dir, trainer, module, datamodule)
     record_run_files(logger, run_dir, trainer, figure_paths)
     if logger.records_model:
         model_dir = package_model(run_dir, module, datamodule, (trainer.config or {})["model"])
-        result.model_uri = logger.log_model(model_dir, step=trainer.global_step)
+        if model_dir is not None:  # None: the data has no raw-row packaging (images, series, texts)
+            result.model_uri = logger.log_model(model_dir, step=trainer.global_step)
 
 
 def _write_metrics(path: Path, metrics: dict[str, float]) -> None:

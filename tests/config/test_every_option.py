@@ -49,12 +49,21 @@ def _datamodule(cfg: DictConfig) -> TabularDataModule:
     return _DATAMODULES[key]
 
 
+MODEL_DATA = {
+    "cnn": ["data=digits_images"],
+    "gru": ["data=temperature_synthetic"],
+    "lstm": ["data=temperature_synthetic"],
+}
+
+
 def _overrides(group: str, option: str, csv_path: Path, run_dir: Path) -> list[str]:
     overrides = [f"{group}={option}", f"paths.run_dir={run_dir}"]
     if group in ("data", "experiment"):
         overrides += data_overrides(option, csv_path)
     if group == "model" and option == "autoencoder":
         overrides.append("objective.name=reconstruction")  # as conf/model/autoencoder.yaml says
+    if group == "model":  # models of images and series need data of their kind
+        overrides += MODEL_DATA.get(option, [])
     return overrides
 
 

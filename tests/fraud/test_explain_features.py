@@ -10,11 +10,11 @@ import yaml
 from sklearn.metrics import average_precision_score
 
 from trainer.config.compose import conf_dir
+from trainer.data.feature_layout import FeatureLayout
 from trainer.data.preprocessing import build_preprocessor
 from trainer.errors import ConfigError
 from trainer.fraud.claims import ClaimsSource
 from trainer.fraud.explain import flagged_rows, permutation_importance_ap, top_columns_overall
-from trainer.data.feature_layout import FeatureLayout
 
 
 @pytest.fixture

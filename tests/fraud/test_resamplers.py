@@ -9,9 +9,9 @@ import pytest
 from omegaconf import OmegaConf
 
 from trainer.config.compose import conf_dir
-from trainer.errors import ConfigError, DataError
 from trainer.data.feature_layout import FeatureLayout
 from trainer.data.resample import SAMPLERS, Resampler
+from trainer.errors import ConfigError, DataError
 
 from .conftest import imbalanced
 

@@ -1,4 +1,4 @@
-"""BatchWriter against real in-process sinks that fail on purpose, and against a real SQLite store."""
+"""BatchWriter against real sinks that fail on purpose, a real journal file and a real SQLite store."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
@@ -19,11 +18,31 @@ from trainer.tracking.batch_writer import (
     MAX_TAGS_PER_BATCH,
     BatchWriter,
 )
+from trainer.tracking.delivery import log_batch
+from trainer.tracking.journal import Journal, read_journal
 from trainer.tracking.mlflow_logger import is_permanent_error
 
 from .conftest import Store
 
 FAST = {"flush_interval": 0.02, "max_backoff": 0.05}
+
+
+KINDS = {"m": "metric", "p": "param", "t": "tag"}
+
+
+def recs(kind: str, values: Any) -> list[dict[str, Any]]:
+    """Records as the logger makes them: ``recs("m", range(3))`` -> three metric points."""
+    out: list[dict[str, Any]] = []
+    for v in values:
+        if kind == "m":
+            out.append({"kind": "metric", "key": "m", "value": float(v), "timestamp": 1, "step": int(v)})
+        else:
+            out.append({"kind": KINDS[kind], "key": f"{kind}{v}", "value": str(v)})
+    return out
+
+
+def of_kind(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [r for r in records if r["kind"] == KINDS[kind]]
 
 
 class StoreDown(ConnectionError):
@@ -59,7 +78,8 @@ class Sink:
         self.tags: list[Any] = []
         self.lock = threading.Lock()
 
-    def __call__(self, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
+    def __call__(self, records: list[dict[str, Any]]) -> None:
+        metrics, params, tags = of_kind(records, "m"), of_kind(records, "p"), of_kind(records, "t")
         with self.lock:
             self.calls.append((list(metrics), list(params), list(tags)))
             n = len(self.calls)
@@ -79,10 +99,10 @@ def test_items_arrive_in_order_exactly_once_after_transient_failures() -> None:
     writer = BatchWriter(sink, **FAST)
     metrics, params, tags = [], [], []
     for i in range(25):  # items keep coming while the sink is still failing
-        new_metrics = [("m", i * 100 + j) for j in range(100)]
-        new_params = [("p", i * 10 + j) for j in range(10)]
-        new_tags = [("t", i * 6 + j) for j in range(6)]
-        writer.add(metrics=new_metrics, params=new_params, tags=new_tags)
+        new_metrics = recs("m", range(i * 100, i * 100 + 100))
+        new_params = recs("p", range(i * 10, i * 10 + 10))
+        new_tags = recs("t", range(i * 6, i * 6 + 6))
+        writer.add(new_metrics + new_params + new_tags)
         metrics += new_metrics
         params += new_params
         tags += new_tags
@@ -100,10 +120,8 @@ def test_items_arrive_in_order_exactly_once_after_transient_failures() -> None:
 def test_a_failure_in_the_middle_of_a_multi_chunk_delivery_loses_and_repeats_nothing() -> None:
     sink = Sink(fail_calls={2, 3, 5})
     writer = BatchWriter(sink, flush_interval=60.0, max_backoff=0.05)  # one big delivery, on close
-    metrics = [("m", i) for i in range(4500)]
-    params = [("p", i) for i in range(250)]
-    tags = [("t", i) for i in range(130)]
-    writer.add(metrics=metrics, params=params, tags=tags)
+    metrics, params, tags = recs("m", range(4500)), recs("p", range(250)), recs("t", range(130))
+    writer.add(metrics + params + tags)
     left = writer.close(timeout=20)
     assert len(left) == 0
     assert sink.metrics == metrics
@@ -115,11 +133,7 @@ def test_a_failure_in_the_middle_of_a_multi_chunk_delivery_loses_and_repeats_not
 def test_chunks_respect_mlflow_batch_limits() -> None:
     sink = Sink()
     writer = BatchWriter(sink, flush_interval=60.0)
-    writer.add(
-        metrics=[("m", i) for i in range(2600)],
-        params=[("p", i) for i in range(230)],
-        tags=[("t", i) for i in range(170)],
-    )
+    writer.add(recs("m", range(2600)) + recs("p", range(230)) + recs("t", range(170)))
     assert len(writer.close(timeout=10)) == 0
     assert len(sink.calls) >= 3  # 3000 items need three batches of at most 1000
     for metrics, params, tags in sink.calls:
@@ -135,17 +149,15 @@ def test_chunks_respect_mlflow_batch_limits() -> None:
 def test_close_returns_what_could_not_be_delivered_within_the_timeout() -> None:
     sink = Sink(always_fail=True)
     writer = BatchWriter(sink, **FAST)
-    metrics = [("m", i) for i in range(1500)]
-    params = [("p", i) for i in range(120)]
-    tags = [("t", i) for i in range(7)]
-    writer.add(metrics=metrics, params=params, tags=tags)
+    metrics, params, tags = recs("m", range(1500)), recs("p", range(120)), recs("t", range(7))
+    writer.add(metrics + params + tags)
     started = time.monotonic()
     left = writer.close(timeout=1.0)
     elapsed = time.monotonic() - started
     assert 0.9 <= elapsed < 4.0
-    assert left.metrics == metrics
-    assert left.params == params
-    assert left.tags == tags
+    assert of_kind(left, "m") == metrics
+    assert of_kind(left, "p") == params
+    assert of_kind(left, "t") == tags
     assert sink.metrics == []
     assert len(sink.calls) >= 3, "it kept retrying until the deadline"
     assert writer.failures >= 3
@@ -156,32 +168,54 @@ def test_close_returns_what_could_not_be_delivered_within_the_timeout() -> None:
 def test_close_hands_back_only_what_is_missing_after_a_partial_delivery() -> None:
     sink = Sink(fail_calls=set(range(2, 10_000)))  # the first call succeeds, then the store is down
     writer = BatchWriter(sink, flush_interval=60.0, max_backoff=0.05)
-    metrics = [("m", i) for i in range(2500)]
-    writer.add(metrics=metrics)
+    metrics = recs("m", range(2500))
+    writer.add(metrics)
     left = writer.close(timeout=0.5)
     assert sink.metrics == metrics[:1000]
-    assert left.metrics == metrics[1000:]
+    assert left == metrics[1000:]
 
 
-def test_permanent_errors_drop_only_the_offending_chunk() -> None:
-    poison = ("p", "poison")
-    params = [("p", i) for i in range(250)]
-    params[130] = poison  # lands in the second params chunk
-    metrics = [("m", i) for i in range(3000)]
+def test_a_refused_record_stays_in_the_journal_and_its_neighbours_arrive(tmp_path: Path) -> None:
+    """A store that refuses one param refuses its whole batch: the writer halves the batch until
+    the refused record is alone, so everything else arrives, and the refused one stays in the
+    journal, undelivered, with the reason (never "rejected N items, dropped")."""
+    params = recs("p", range(250))
+    poison = params[130]
+    metrics = recs("m", range(3000))
     sink = Sink(reject=lambda chunk_params: poison in chunk_params)
-    writer = BatchWriter(sink, flush_interval=60.0, is_permanent=is_permanent_error)
-    writer.add(metrics=metrics, params=params)
+    journal = Journal(tmp_path / "journal.jsonl", {"run_id": None})
+    writer = BatchWriter(sink, journal=journal, flush_interval=60.0, is_permanent=is_permanent_error)
+    writer.add(metrics + params)
     left = writer.close(timeout=10)
+    journal.close()
     assert len(left) == 0
-    assert len(sink.rejected) == 1, "a rejected chunk is not retried"
-    bad_metrics, bad_params, _ = sink.rejected[0]
-    assert poison in bad_params
-    assert writer.dropped == len(bad_metrics) + len(bad_params)
-    # Everything outside the rejected chunk arrived, in order, once.
-    assert sink.params == [p for p in params if p not in set(bad_params)]
-    assert sink.metrics == [m for m in metrics if m not in set(bad_metrics)]
-    assert len(sink.params) + len(bad_params) == len(params)
-    assert len(sink.metrics) + len(bad_metrics) == len(metrics)
+    assert writer.rejected == 1
+    assert sink.params == [p for p in params if p is not poison]
+    assert sink.metrics == metrics
+    state = read_journal(tmp_path / "journal.jsonl")
+    (undelivered,) = state.undelivered(prior_in_store=False)
+    assert undelivered["key"] == poison["key"]
+    assert "Invalid value for a param" in state.rejected[undelivered["seq"]]
+
+
+def test_every_record_is_journaled_before_it_is_sent(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.jsonl", {"run_id": None})
+    seen_in_journal: list[int] = []
+
+    def send(records: list[dict[str, Any]]) -> None:
+        on_disk = {r["seq"] for r in read_journal(tmp_path / "journal.jsonl").records}
+        seen_in_journal.extend(int(r["seq"] in on_disk) for r in records)
+        if len(seen_in_journal) <= 1500:
+            raise StoreDown("down")
+
+    writer = BatchWriter(send, journal=journal, **FAST)
+    writer.add(recs("m", range(1200)) + recs("p", range(3)))
+    assert len(writer.close(timeout=20)) == 0
+    journal.close()
+    assert seen_in_journal and all(seen_in_journal)
+    state = read_journal(tmp_path / "journal.jsonl")
+    assert len(state.records) == 1203
+    assert state.undelivered(prior_in_store=False) == []
 
 
 def test_transient_errors_are_not_taken_for_permanent_ones() -> None:
@@ -199,18 +233,21 @@ def test_resending_a_batch_whose_reply_was_lost_creates_no_duplicates(
     run_id = client.create_run(sqlite_store.experiment_id).info.run_id
     calls = {"n": 0}
 
-    def stored_but_reply_lost(metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
+    def stored_but_reply_lost(records: list[dict[str, Any]]) -> None:
         calls["n"] += 1
-        client.log_batch(run_id, metrics=metrics, params=params, tags=tags, synchronous=True)
+        log_batch(client, run_id, records)
         if calls["n"] <= 2:
             raise StoreDown("reply lost after the store committed the batch")
 
     writer = BatchWriter(stored_but_reply_lost, **FAST)
     stamp = int(time.time() * 1000)
     writer.add(
-        metrics=[Metric("loss", float(i) / 7, stamp, i) for i in range(1, 1201)],
-        params=[Param(f"p{i}", str(i)) for i in range(30)],
-        tags=[RunTag("note", "x")],
+        [
+            {"kind": "metric", "key": "loss", "value": i / 7, "timestamp": stamp, "step": i}
+            for i in range(1, 1201)
+        ]
+        + recs("p", range(30))
+        + [{"kind": "tag", "key": "note", "value": "x"}]
     )
     assert len(writer.close(timeout=20)) == 0
     assert calls["n"] >= 4  # two failed (but stored) sends, then the chunks again

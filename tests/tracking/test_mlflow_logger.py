@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from trainer.tracking import MLflowLogger
-from trainer.tracking.spool import SPOOL_NAME, read_spool
+from trainer.tracking.journal import JOURNAL_NAME, read_journal
 
 from .conftest import SECRET, Store, free_port, list_artifacts, metric_steps
 
@@ -38,7 +39,7 @@ def test_a_run_of_records_reaches_the_store(sqlite_store: Store, tmp_path: Path)
     assert run.data.tags["stage"] == "test"
     assert metric_steps(sqlite_store.client, logger.run_id, "train/loss_step") == list(range(1, 251))
     assert list_artifacts(sqlite_store.client, logger.run_id) == ["notes.txt"]
-    assert logger.spool_path is None
+    assert logger.pending_path is None
     logger.finalize("FAILED")  # a second call changes nothing
     assert sqlite_store.client.get_run(logger.run_id).info.status == "FINISHED"
 
@@ -65,7 +66,7 @@ def test_resuming_keeps_logged_params_and_notes_the_changes(sqlite_store: Store,
     assert run.data.tags["resumed.b"] == "3"
     assert "resumed.a" not in run.data.tags
     assert metric_steps(sqlite_store.client, run.info.run_id, "loss") == [10, 20]
-    assert again.spool_path is None, "nothing was refused: no param change reached the store"
+    assert again.pending_path is None, "nothing was refused: no param change reached the store"
 
 
 def test_a_failed_registration_keeps_the_uploaded_model(
@@ -82,8 +83,8 @@ def test_a_failed_registration_keeps_the_uploaded_model(
 
     assert uri is not None and uri.startswith("models:/m-")
     assert "Could not register the model as 'team/classifier'" in caplog.text
-    assert "Could not upload the model" not in caplog.text
-    assert logger.spool_path is None, "the model was uploaded: nothing to spool"
+    assert "Could not record model" not in caplog.text
+    assert logger.pending_path is None, "the model was uploaded: nothing waits in the journal"
     run = sqlite_store.client.get_run(logger.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.tags["model_uri"] == uri
@@ -91,7 +92,7 @@ def test_a_failed_registration_keeps_the_uploaded_model(
     assert sqlite_store.client.search_registered_models() == []
 
 
-def test_an_unreachable_store_spools_everything_and_never_shows_the_password(
+def test_an_unreachable_store_journals_everything_and_never_shows_the_password(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     uri = f"http://user:{SECRET}@127.0.0.1:{free_port()}"
@@ -107,23 +108,70 @@ def test_an_unreachable_store_spools_everything_and_never_shows_the_password(
         logger.log_artifact(tmp_path / "config.yaml")
         logger.finalize("FINISHED")
 
-    assert logger.spool_path == tmp_path / SPOOL_NAME
-    spool = read_spool(logger.spool_path)
-    assert spool.header.run_id is None
-    assert spool.header.run_name == "offline"
-    assert spool.status == "FINISHED"
-    assert {p["key"]: p["value"] for p in spool.params} == {
+    assert logger.pending_path == tmp_path / JOURNAL_NAME
+    journal = read_journal(logger.pending_path)
+    assert journal.run_id is None
+    assert journal.header["run_name"] == "offline"
+    assert journal.header["run_tags"]["note"] == "postgresql://u:***@h/db", "configured tags wait too"
+    assert journal.status is not None and journal.status["status"] == "FINISHED"
+    waiting = journal.undelivered(prior_in_store=False)
+    assert {r["key"]: r["value"] for r in waiting if r["kind"] == "param"} == {
         "logger.tracking_uri": uri.replace(SECRET, "***"),
         "seed": "1",
     }
-    tags = {t["key"]: t["value"] for t in spool.tags}
-    assert tags["device"] == "cpu"
-    assert tags["note"] == "postgresql://u:***@h/db", "configured tags are spooled when no run was created"
-    assert sorted(m["step"] for m in spool.metrics) == list(range(1, 1201))
-    assert [a["path"] for a in spool.artifacts] == [str((tmp_path / "config.yaml").resolve())]
+    assert {r["key"]: r["value"] for r in waiting if r["kind"] == "tag"} == {"device": "cpu"}
+    assert sorted(r["step"] for r in waiting if r["kind"] == "metric") == list(range(1, 1201))
+    assert [r["path"] for r in waiting if r["kind"] == "artifact"] == [
+        str((tmp_path / "config.yaml").resolve())
+    ]
+    assert logger.location_lines()[-1] == f"send them when the server is back: trainer upload {tmp_path}"
 
     assert "unreachable" in caplog.text  # the failures were reported ...
     printed = capfd.readouterr()
     for where, text in (("log", caplog.text), ("stdout", printed.out), ("stderr", printed.err)):
         assert SECRET not in text, where  # ... without the password
-    assert SECRET not in logger.spool_path.read_text()
+    assert SECRET not in logger.pending_path.read_text()
+
+
+def test_a_resume_against_another_store_continues_in_a_new_run_with_the_whole_history(
+    store_factory: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The checkpoint's run is not in the configured store: one line says so, a new run there
+    continues it (tagged resumed_from), and it gets the journal's history up to the checkpoint;
+    the points after it come from the replay, once. Nothing is dropped or refused."""
+    first_store, other_store = store_factory(tmp_path / "a"), store_factory(tmp_path / "b")
+    first = make_logger(first_store.uri)
+    first.start(run_name="first", run_dir=tmp_path / "run1")
+    first.log_hyperparams({"lr": 0.1})
+    for step in range(1, 9):  # the old process got to step 8; its checkpoint is at step 5
+        first.log_metrics({"loss": 1.0 / step}, step=step)
+    first.finalize("KILLED")
+    ckpt = tmp_path / "run1" / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"")
+
+    again = make_logger(other_store.uri)
+    with caplog.at_level(logging.WARNING, logger="trainer"):
+        again.start(
+            run_name="again",
+            run_dir=tmp_path / "run2",
+            resume_run_id=first.run_id,
+            resume_step=5,
+            resume_from=ckpt,
+        )
+        again.log_hyperparams({"lr": 0.1})
+        for step in range(6, 11):  # the replay from step 5
+            again.log_metrics({"loss": 1.0 / step}, step=step)
+        again.finalize("FINISHED")
+
+    assert f"Run {first.run_id} is not in the tracking store" in caplog.text
+    assert "rejected" not in caplog.text and "dropped" not in caplog.text
+    (run,) = other_store.runs()
+    assert run.info.run_id != first.run_id
+    assert run.data.tags["resumed_from"] == first.run_id
+    assert run.data.params == {"lr": "0.1"}
+    assert run.info.status == "FINISHED"
+    history = other_store.client.get_metric_history(run.info.run_id, "loss")
+    assert sorted(m.step for m in history) == list(range(1, 11)), "every step once"
+    assert again.pending_path is None
+    assert read_journal(tmp_path / "run1" / JOURNAL_NAME).handed_over == str(tmp_path / "run2" / JOURNAL_NAME)

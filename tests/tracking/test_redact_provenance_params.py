@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from trainer.redact import MASK, redact, redact_tree
 from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, flatten_config
 from trainer.tracking.provenance import command_line, git_state, provenance_tags, versions
-from trainer.redact import MASK, redact, redact_tree
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 

@@ -23,10 +23,10 @@ from mlflow.entities import Param
 from trainer.cli import main as cli_main
 from trainer.config import compose_config
 from trainer.engine.checkpoint import load_checkpoint
-from trainer.tracking import MLflowLogger
-from trainer.tracking.params import flatten_config
 from trainer.redact import redact
-from trainer.tracking.spool import SPOOL_NAME, read_spool
+from trainer.tracking import MLflowLogger
+from trainer.tracking.journal import JOURNAL_NAME, read_journal
+from trainer.tracking.params import flatten_config
 from trainer.train import RunResult, train
 
 from .conftest import (
@@ -138,7 +138,7 @@ def start_offline_resume(server: MlflowServer) -> OfflineResume:
         tracking_uri=server.uri, experiment_name="resume-offline", flush_interval=0.05, close_timeout=120
     )
     logger.start(run_name="resumed", run_dir=server.root, resume_run_id=run_id)
-    assert logger.run_id is None, "the server is down: the run could not be reopened yet"
+    assert logger.run_id == run_id, "the server is down: still the checkpoint's run, not reopened yet"
     logger.log_hyperparams({"a": 1, "b": 3, "c": 4})  # b changed: MLflow refuses to change a param
     logger.set_tags({"device": "cpu"})
     for step in range(2, 102):
@@ -173,7 +173,7 @@ def spooled_run(
         result = train(compose_config(overrides))
         elapsed = time.monotonic() - started
     assert elapsed < 120, f"a dead server must not stall the run ({elapsed:.0f} s)"
-    spool_text = (result.run_dir / SPOOL_NAME).read_text() if result.pending_path else ""
+    spool_text = (result.run_dir / JOURNAL_NAME).read_text() if result.pending_path else ""
     late_server = server_factory(port=port, start=False)  # the server comes up on the run's port
     resumed = start_offline_resume(late_server)  # and meanwhile, a resume waits for it too
     late_server.launch()
@@ -185,25 +185,27 @@ def test_training_completes_and_spools_when_the_server_is_down(spooled_run: Spoo
     assert result.metrics["test/loss"] > 0
     assert result.tracking_run_id is None
     assert result.model_uri is None
-    assert result.pending_path == str(result.run_dir / SPOOL_NAME)
-    assert spooled_run.spool_text, "the spool was written"
+    assert result.pending_path == str(result.run_dir / JOURNAL_NAME)
+    assert spooled_run.spool_text, "the journal was written"
     assert (result.run_dir / "model" / "MLmodel").is_file(), "the model is kept locally for upload"
 
 
 def test_spool_holds_every_record_and_no_password(spooled_run: SpooledRun, tmp_path: Path) -> None:
-    path = tmp_path / SPOOL_NAME
+    path = tmp_path / JOURNAL_NAME
     path.write_text(spooled_run.spool_text)
-    spool = read_spool(path)
-    assert spool.header.run_id is None
-    assert spool.header.tracking_uri == f"http://user:***@127.0.0.1:{spooled_run.server.port}"
-    assert spool.header.run_name == "spooled"
-    assert spool.status == "FINISHED"
+    journal = read_journal(path)
+    assert journal.run_id is None
+    assert journal.header["tracking_uri"] == f"http://user:***@127.0.0.1:{spooled_run.server.port}"
+    assert journal.header["run_name"] == "spooled"
+    assert journal.status is not None and journal.status["status"] == "FINISHED"
+    waiting = journal.undelivered(prior_in_store=False)
     global_step = int(spooled_run.result.history[-1]["step"])
-    steps = sorted(m["step"] for m in spool.metrics if m["key"] == "train/loss_step")
+    steps = sorted(r["step"] for r in waiting if r.get("key") == "train/loss_step")
     assert steps == list(range(1, global_step + 1))
-    assert {p["key"] for p in spool.params} == set(expected_params(spooled_run.result))
-    uploaded = {Path(a["path"]).name for a in spool.artifacts}
+    assert {r["key"] for r in waiting if r["kind"] == "param"} == set(expected_params(spooled_run.result))
+    uploaded = {Path(r["path"]).name for r in waiting if r["kind"] in ("artifact", "model")}
     assert {"config.yaml", "train.log", ".hydra", "model", "last.ckpt"} <= uploaded
+    assert any(r["kind"] == "dataset" for r in waiting), "the dataset inputs wait too"
     assert SECRET not in spooled_run.spool_text
 
 
@@ -432,8 +434,7 @@ def uploaded_run(spooled_run: SpooledRun, tmp_path_factory: pytest.TempPathFacto
 def test_upload_delivers_the_spooled_run(uploaded_run: UploadedRun) -> None:
     result, client, run = uploaded_run.result, uploaded_run.client, uploaded_run.run
     assert uploaded_run.code == 0
-    assert not (result.run_dir / SPOOL_NAME).exists()
-    assert (result.run_dir / SPOOL_NAME).with_suffix(".uploaded").is_file()
+    assert read_journal(result.run_dir / JOURNAL_NAME).undelivered(prior_in_store=True) == []
     assert run.info.status == "FINISHED"
     assert run.info.run_name == "spooled"
     assert run.data.params == expected_params(result)
@@ -444,11 +445,17 @@ def test_upload_delivers_the_spooled_run(uploaded_run: UploadedRun) -> None:
     tags = run.data.tags
     assert tags["overrides"]
     assert tags["version.mlflow"]
-    assert tags["note"] == "postgresql://u:***@h/db", "the configured tags travel with the spool too"
+    assert tags["note"] == "postgresql://u:***@h/db", "the configured tags travel with the journal too"
     names = set(list_artifacts(client, run.info.run_id))
     assert {"config.yaml", "metrics.json", "train.log", "hydra/overrides.yaml"} <= names
     assert {"checkpoints/last.ckpt", "figures/learning_curves.png", "figures/roc_curve.png"} <= names
-    assert "model/MLmodel" in names
+    (output,) = run.outputs.model_outputs  # the logged model, as a live run has it
+    assert tags["model_uri"] == f"models:/{output.model_id}"
+    contexts = {t.value for d in run.inputs.dataset_inputs for t in d.tags}
+    assert contexts == {"train", "val", "test"}, "the dataset inputs arrive too"
+    assert run.info.start_time < result.run_dir.joinpath("metrics.json").stat().st_mtime * 1000, (
+        "original start"
+    )
     assert files_containing(uploaded_run.downloaded, SECRET) == []
 
 
@@ -456,7 +463,7 @@ def test_a_resume_that_starts_while_the_server_is_down_loses_nothing(spooled_run
     resumed, server = spooled_run.resumed, spooled_run.server
     server.wait_ready()
     resumed.logger.finalize("FINISHED")
-    assert resumed.logger.spool_path is None
+    assert resumed.logger.pending_path is None
     assert resumed.logger.run_id == resumed.run_id
     client = server.client()
     run = client.get_run(resumed.run_id)

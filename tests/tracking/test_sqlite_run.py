@@ -26,8 +26,9 @@ import yaml
 from trainer.build import build_datamodule
 from trainer.config import compose_config, validate_config
 from trainer.engine.checkpoint import load_checkpoint
-from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, flatten_config
 from trainer.redact import redact
+from trainer.tracking.journal import JOURNAL_NAME, read_journal
+from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, flatten_config
 from trainer.train import RunResult, train
 
 from .conftest import KeepModule, Store, base_overrides, list_artifacts, metric_steps, write_table
@@ -118,7 +119,9 @@ def test_run_is_finished_and_is_the_one_train_returned(table_run: TableRun) -> N
     assert info.status == "FINISHED"
     assert info.end_time is not None and info.end_time >= info.start_time
     assert table_run.result.pending_path is None
-    assert not (table_run.result.run_dir / "tracking_pending.jsonl").exists()
+    journal = read_journal(table_run.result.run_dir / JOURNAL_NAME)
+    assert journal.undelivered(prior_in_store=True) == [], "every journaled record was delivered"
+    assert journal.status is not None and journal.status["status"] == "FINISHED"
     cfg = yaml.safe_load((table_run.result.run_dir / "config.yaml").read_text())
     assert info.run_name == cfg["run_name"]
 

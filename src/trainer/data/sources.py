@@ -142,20 +142,25 @@ class CsvSource(TableSource):
     Args:
         path: the file (relative paths are taken from the directory you run in).
         sep: column separator; ``\\t`` or ``tab`` mean a tab (Hydra keeps ``"\\t"`` as two characters).
+        origin: where a user gets this file, said when it is missing (a data set's config sets it).
     """
 
-    def __init__(self, *, path: str, sep: str = ",") -> None:
+    def __init__(self, *, path: str, sep: str = ",", origin: str | None = None) -> None:
         if not path:
             raise ConfigError("data.source.path is empty; pass data.source.path=/path/to/file.csv.")
         if not sep:
             raise ConfigError("data.source.sep is empty; pass one character, e.g. 'data.source.sep=\";\"'.")
         self.path = Path(path).expanduser()
         self.sep = SEP_ALIASES.get(sep, sep)
+        self.origin = origin
 
     def load(self) -> pd.DataFrame:
         where = f"data.source.path={str(self.path)!r}"
         if not self.path.exists():
-            raise DataError(f"{where} does not exist; check the path (it is read from {Path.cwd()}).")
+            got_it = f" {self.origin}" if self.origin else ""
+            raise DataError(
+                f"{where} does not exist; check the path (it is read from {Path.cwd()}).{got_it}"
+            )
         if self.path.is_dir():
             raise DataError(f"{where} is a folder; pass the CSV file inside it.")
         if self.path.stat().st_size == 0:

@@ -12,12 +12,14 @@ import torch
 from sklearn.compose import ColumnTransformer
 
 from trainer.data.batches import TensorBatches
+from trainer.data.feature_layout import FeatureLayout
 from trainer.data.preprocessing import (
     build_preprocessor,
     check_columns,
     coerce_numeric,
     split_column_kinds,
 )
+from trainer.data.resample import Resampler
 from trainer.data.sources import TableSource
 from trainer.data.splits import SPLITS, SplitIndices, random_split, time_split
 from trainer.errors import ConfigError, DataError
@@ -61,6 +63,8 @@ class TabularDataModule:
         batch_size: training batch size.
         eval_batch_size: batch size for validation, test and prediction.
         drop_last: drop the last partial training batch.
+        train_label: keep only the training rows of this class (``0`` trains an autoencoder
+            on normal rows); validation and test keep every row. ``None`` keeps all.
         seed: seed of the split and of the batch order.
     """
 
@@ -81,6 +85,7 @@ class TabularDataModule:
         batch_size: int = 64,
         eval_batch_size: int = 1024,
         drop_last: bool = False,
+        train_label: Any = None,
         seed: int = 0,
     ) -> None:
         if task not in TASKS:
@@ -107,6 +112,7 @@ class TabularDataModule:
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.drop_last = drop_last
+        self.train_label = train_label
         self.seed = seed
         self._ready = False
 
@@ -156,7 +162,9 @@ class TabularDataModule:
             x = self.transform(feature_frame.iloc[rows])
             y = torch.as_tensor(labels[rows])
             self._tensors[name] = (x, y)
-        counts = {name: len(getattr(self.indices_, name)) for name in ("train", "val", "test")}
+        if self.train_label is not None:
+            self._keep_training_class(self.train_label, where)
+        counts = {name: len(self._tensors[name][1]) for name in ("train", "val", "test")}
         log.info("Data %s: %s rows, %d features, task %s.", where, counts, self.num_features, self.task)
         self._ready = True
 
@@ -186,7 +194,33 @@ class TabularDataModule:
             seed=self.seed,
         )
 
+    def _keep_training_class(self, value: Any, where: str) -> None:
+        matches = [code for code, label in enumerate(self.classes_) if str(label) == str(value)]
+        if not matches:
+            raise ConfigError(
+                f"data.train_label={value!r} is not a class of data.target={self.target!r} in {where}; "
+                f"its classes are {', '.join(map(str, self.classes_))}."
+            )
+        x, y = self._tensors["train"]
+        keep = y.reshape(len(y), -1)[:, 0] == matches[0]
+        if not bool(keep.any()):
+            raise DataError(f"data.train_label={value!r}: the training split has no row of that class.")
+        self._tensors["train"] = (x[keep], y[keep])
+
     # ------------------------------------------------------------------ public API
+    def resample_training_rows(self, resampler: Resampler) -> None:
+        """Replace the training tensors with ``resampler``'s output; validation and test stay as they are.
+
+        Runs after the preprocessing was fit on the real training rows, as in an imbalanced-learn
+        ``Pipeline``: synthetic rows never reach validation or test, nor the scaler's statistics.
+        ``splits_`` keeps the raw rows as loaded.
+        """
+        x, y = self.tensors("train")
+        layout = FeatureLayout.from_preprocessor(self.preprocessor_)
+        x_new, y_new = resampler.fit_resample(x.numpy(), y.numpy(), layout=layout)
+        self._tensors["train"] = (torch.as_tensor(x_new, dtype=x.dtype), torch.as_tensor(y_new).to(y.dtype))
+        log.info("Resampled the training rows with %s: %d -> %d rows.", resampler.name, len(y), len(y_new))
+
     def transform(self, rows: pd.DataFrame) -> torch.Tensor:
         """Raw feature rows -> float32 tensor with the fitted preprocessing."""
         values = self.preprocessor_.transform(rows)
@@ -200,10 +234,37 @@ class TabularDataModule:
     def num_classes(self) -> int:
         return len(self.classes_)
 
+    @property
+    def categorical_cardinalities(self) -> list[int]:
+        """Width of each categorical column's one-hot block, in order; the blocks follow the numbers.
+
+        Read from the preprocessor fitted on the training rows, so an embedding model
+        (``model=tabular_embedding``) can give each block its own embedding.
+        """
+        self.setup()
+        layout = FeatureLayout.from_preprocessor(self.preprocessor_)
+        return [len(positions) for positions in layout.groups.values()]
+
     def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``(features, labels)`` of a split, on the CPU."""
         self.setup()
         return self._tensors[split]
+
+    # The DataModule protocol (trainer.data.base) beyond what the table already had.
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.num_features,)
+
+    def labels(self, split: str) -> torch.Tensor:
+        return self.tensors(split)[1]
+
+    def datasets(self) -> dict[str, pd.DataFrame]:
+        """The raw rows of each split, as trackers record them."""
+        self.setup()
+        return self.splits_
+
+    def reference_metrics(self) -> dict[str, float]:
+        return {}
 
     def _batches(self, split: str, *, train: bool) -> TensorBatches | None:
         x, y = self.tensors(split)

@@ -19,12 +19,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.data.feature_layout import FeatureLayout
+from trainer.data.resample import SAMPLERS, Resampler
 from trainer.fraud.networks import ArraysDataModule, DenoisingAutoencoder, build_network, fit_network
 from trainer.fraud.references import GradientBoostingReference, IsolationForestReference
-from trainer.data.resample import SAMPLERS, Resampler
 from trainer.fraud.settings import FraudSettings
 from trainer.tasks import BinaryObjective, ReconstructionObjective
-from trainer.tracking.base import Logger
+from trainer.tracking.base import Logger, NullLogger
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ class StudyData:
     def transform(self, frame: pd.DataFrame) -> torch.Tensor:
         return self.datamodule.transform(frame)
 
+    @property
+    def cardinalities(self) -> list[int]:
+        """Width of each categorical one-hot block, in input order (what an embedding model embeds)."""
+        return [len(positions) for positions in self.layout.groups.values()]
+
 
 @dataclass
 class ApproachResult:
@@ -65,14 +70,14 @@ class ApproachResult:
     best_val_ap: float | None = None
 
 
-def _network_data(data: StudyData, train: Tensors) -> ArraysDataModule:
+def _network_data(data: StudyData, train: Tensors, *, seed: int | None = None) -> ArraysDataModule:
     return ArraysDataModule(
         train=train,
         val=data.tensors["val"],
         test=data.tensors["test"],
         batch_size=int(data.cfg.data.batch_size),
         eval_batch_size=int(data.cfg.data.get("eval_batch_size", 4096)),
-        seed=int(data.cfg.seed),
+        seed=int(data.cfg.seed) if seed is None else seed,
     )
 
 
@@ -101,34 +106,52 @@ def run_classifier(data: StudyData, name: str, *, run_dir: Path, logger: Logger)
         )
     pos_weight = _pos_weight(data.settings.pos_weight, y) if name == "weighted" else None
     params["pos_weight"] = pos_weight if pos_weight is not None else "none"
-    module = build_network(
-        data.cfg.model,
-        data.cfg,
-        in_features=x.shape[1],
-        out_features=1,
-        objective=BinaryObjective(pos_weight=pos_weight),
-    )
-    fitted = fit_network(
-        data.cfg,
-        module,
-        _network_data(data, (x, y)),
-        run_dir=run_dir,
-        logger=logger,
-        patience=data.settings.patience,
-    )
+    params["ensemble"] = data.settings.ensemble
+    members = []
+    for member in range(data.settings.ensemble):
+        # Members differ only in their seed (initial weights, dropout, batch order); averaging
+        # their probabilities cancels much of one network's seed-to-seed spread in AP.
+        seed = int(data.cfg.seed) + member
+        torch.manual_seed(seed)
+        module = build_network(
+            data.cfg.model,
+            data.cfg,
+            in_features=x.shape[1],
+            out_features=1,
+            objective=BinaryObjective(pos_weight=pos_weight),
+            categorical_cardinalities=data.cardinalities,
+        )
+        networks = _network_data(data, (x, y), seed=seed)
+        # The child run records the first member's curves; the others would overwrite its steps.
+        member_logger = logger if member == 0 else NullLogger()
+        member_dir = run_dir if member == 0 else run_dir / f"member_{member}"
+        members.append(
+            fit_network(
+                data.cfg,
+                module,
+                networks,
+                run_dir=member_dir,
+                logger=member_logger,
+                patience=data.settings.patience,
+            )
+        )
+
+    def scores(rows: torch.Tensor) -> np.ndarray:
+        return np.mean([fitted.scores(rows) for fitted in members], axis=0)
 
     def score_frame(frame: pd.DataFrame) -> np.ndarray:
-        return fitted.scores(data.transform(frame))
+        return scores(data.transform(frame))
 
+    val_aps = [m.best_val_ap for m in members if m.best_val_ap is not None]
     return ApproachResult(
         name=name,
         family="network",
         sampler=sampler,
-        val_scores=fitted.scores(data.tensors["val"][0]),
-        test_scores=fitted.scores(data.tensors["test"][0]),
+        val_scores=scores(data.tensors["val"][0]),
+        test_scores=scores(data.tensors["test"][0]),
         score_frame=score_frame,
         params=params,
-        best_val_ap=fitted.best_val_ap,
+        best_val_ap=float(np.mean(val_aps)) if val_aps else None,
     )
 
 

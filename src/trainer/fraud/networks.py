@@ -8,6 +8,7 @@ logged and checkpointed like a ``trainer train`` run.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from hydra.utils import get_object
 from omegaconf import DictConfig
 from torch import nn
 
@@ -124,10 +126,25 @@ class FittedNetwork:
 
 
 def build_network(
-    model_node: DictConfig, cfg: DictConfig, *, in_features: int, out_features: int, objective: Objective
+    model_node: DictConfig,
+    cfg: DictConfig,
+    *,
+    in_features: int,
+    out_features: int,
+    objective: Objective,
+    categorical_cardinalities: Sequence[int] = (),
 ) -> TrainingModule:
-    """Model from ``model_node``, optimizer and scheduler from ``cfg``, as a TrainingModule."""
-    model = instantiate_component(model_node, "model", in_features=in_features, out_features=out_features)
+    """Model from ``model_node``, optimizer and scheduler from ``cfg``, as a TrainingModule.
+
+    ``categorical_cardinalities`` (the one-hot block widths) reach only a model whose signature
+    declares them (an embedding model), as ``build.data_shape_arguments`` does for ``trainer train``.
+    """
+    extra: dict[str, Any] = {}
+    if "categorical_cardinalities" in _parameters(str(model_node._target_)):
+        extra["categorical_cardinalities"] = list(categorical_cardinalities)
+    model = instantiate_component(
+        model_node, "model", in_features=in_features, out_features=out_features, **extra
+    )
     optimizer_factory = instantiate_component(cfg.optimizer, "optimizer")
     scheduler_factory = instantiate_component(cfg.scheduler, "scheduler") if cfg.scheduler else None
     return TrainingModule(
@@ -138,6 +155,13 @@ def build_network(
         l1=cfg.regularization.l1,
         l2=cfg.regularization.l2,
     )
+
+
+def _parameters(target: str) -> Sequence[str]:
+    try:
+        return list(inspect.signature(get_object(target)).parameters)
+    except Exception:  # an unimportable target: instantiate names it
+        return []
 
 
 def fit_network(

@@ -8,8 +8,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from trainer.errors import ConfigError
 from trainer.data.resample import SAMPLERS
+from trainer.errors import ConfigError
 
 #: Approaches that are not a sampler name.
 BASE_APPROACHES = ("no_skill", "plain", "weighted", "autoencoder", "hgb", "isolation_forest")
@@ -53,6 +53,8 @@ class FraudSettings:
     approaches: list[str] = field(default_factory=lambda: list(APPROACHES))
     pos_weight: Any = "balanced"
     patience: int = 8
+    # Networks per classifier approach, seeds seed..seed+n-1, their probabilities averaged.
+    ensemble: int = 1
     precision_at_k: int = 100
     threshold: ThresholdSettings = field(default_factory=ThresholdSettings)
     autoencoder: AutoencoderSettings = field(default_factory=AutoencoderSettings)
@@ -83,6 +85,8 @@ def read_settings(node: DictConfig | None) -> FraudSettings:
         raise ConfigError(
             "fraud.approaches is empty; list at least one, e.g. fraud.approaches=[weighted,hgb]."
         )
-    if settings.patience < 0 or settings.precision_at_k < 1:
-        raise ConfigError("fraud.patience must be 0 or more and fraud.precision_at_k 1 or more.")
+    if settings.patience < 0 or settings.precision_at_k < 1 or settings.ensemble < 1:
+        raise ConfigError(
+            "fraud.patience must be 0 or more, fraud.precision_at_k and fraud.ensemble 1 or more."
+        )
     return settings

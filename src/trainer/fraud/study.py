@@ -21,13 +21,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from trainer.build import build_logger, build_tabular_datamodule
 from trainer.config.compose import ComposedConfig, conf_dir
 from trainer.config.validate import validate_config
+from trainer.data.feature_layout import FeatureLayout, feature_frame
+from trainer.data.resample import SAMPLERS, check_sampler_name
 from trainer.engine.seed import seed_everything
 from trainer.errors import DataError
 from trainer.fraud import explain, report
 from trainer.fraud.approaches import ApproachResult, StudyData, runner_for
-from trainer.data.feature_layout import FeatureLayout, feature_frame
 from trainer.fraud.metrics import score_metrics
-from trainer.data.resample import SAMPLERS, check_sampler_name
 from trainer.fraud.settings import FraudSettings, read_settings
 from trainer.fraud.thresholds import ThresholdSelector
 from trainer.run_dir import log_to_file, make_run_dir, write_config_files

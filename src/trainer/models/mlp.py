@@ -85,4 +85,5 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        # Images (B, C, H, W) arrive unflattened; a table's (B, F) is unchanged by flatten(1).
+        return self.net(x.flatten(1))

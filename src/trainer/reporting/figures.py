@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from trainer import plots
-from trainer.data.tabular import TabularDataModule
+from trainer.data.base import DataModule
 from trainer.engine import Trainer, TrainingModule
 from trainer.engine.callbacks import LearningRateMonitor
 
@@ -19,7 +19,7 @@ def python_scalar(value: Any) -> Any:
 
 
 def make_figures(
-    run_dir: Path, trainer: Trainer, module: TrainingModule, datamodule: TabularDataModule
+    run_dir: Path, trainer: Trainer, module: TrainingModule, datamodule: DataModule
 ) -> list[Path]:
     """Draw every figure that fits the run into ``run_dir/figures`` and return their paths."""
     directory = run_dir / "figures"
@@ -30,7 +30,8 @@ def make_figures(
         made.append(plots.learning_rate(lr_monitor.history, directory / "learning_rate.png"))
     if datamodule.test_dataloader() is not None:
         predictions = trainer.predict(module, datamodule).numpy()
-        labels = datamodule.tensors("test")[1].numpy()
+        # limit_predict_batches (fast_dev_run) may predict only the first rows: keep their labels.
+        labels = datamodule.labels("test").numpy()[: len(predictions)]
         classes = [python_scalar(c) for c in datamodule.classes_]
         made.extend(module.objective.figures(predictions, labels, classes=classes, directory=directory))
     return [p for p in made if p is not None]

@@ -1,22 +1,41 @@
-"""Package a trained network with the data's fitted preprocessing as an MLflow pyfunc model."""
+"""Package a trained network with the data's fitted preprocessing as an MLflow pyfunc model.
+
+Only tables are packaged: the pyfunc model scores raw table rows through the fitted
+preprocessing. Images, series windows and texts would each need their own raw-input
+contract (pixels, a history of rows, strings); until one exists their runs keep the network
+in the checkpoints (``checkpoints/best*.ckpt``, loadable with the config beside it) and no
+``model/`` folder is written.
+"""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from trainer.data.base import DataModule
 from trainer.data.tabular import TabularDataModule
 from trainer.engine import TrainingModule
 from trainer.reporting.figures import python_scalar
 from trainer.reporting.pyfunc_model import save_pyfunc_model
 
+log = logging.getLogger(__name__)
+
 
 def package_model(
-    run_dir: Path, module: TrainingModule, datamodule: TabularDataModule, model_config: dict[str, Any]
-) -> Path:
-    """Save the network and its preprocessing in ``run_dir/model``; it scores raw table rows."""
+    run_dir: Path, module: TrainingModule, datamodule: DataModule, model_config: dict[str, Any]
+) -> Path | None:
+    """Save the network and its preprocessing in ``run_dir/model``; it scores raw table rows.
+
+    Returns:
+        The model folder, or ``None`` for data other than a table (nothing is written).
+    """
+    if not isinstance(datamodule, TabularDataModule):
+        name = type(datamodule).__name__
+        log.info("No packaged model for %s data: the checkpoints hold the network.", name)
+        return None
     objective = module.objective
     meta = {
         "task": objective.name,

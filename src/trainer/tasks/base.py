@@ -36,6 +36,9 @@ class Objective(ABC):
     needs_classes: ClassVar[bool] = True
     #: split the rows stratified by label when the data asks for a stratified split.
     stratify: ClassVar[bool] = True
+    #: the metric that is this task's error for the bias/variance verdict (a higher-is-better
+    #: metric m counts as error 1 - m); None: the task gets no verdict.
+    error_metric: ClassVar[str | None] = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -96,6 +99,14 @@ class Objective(ABC):
         return "min" if name in LOWER_IS_BETTER or name.endswith("loss") else "max"
 
     # ------------------------------------------------------------------ after the fit
+    def trivial_outputs(self, train_targets: torch.Tensor, *, rows: int, width: int) -> torch.Tensor | None:
+        """Outputs of the best constant predictor fitted on the training targets, for ``rows`` rows.
+
+        The bias/variance verdict measures errors against it (majority class, mean value);
+        ``width`` is the network's output width. None: the task has no such predictor.
+        """
+        return None
+
     def figures(
         self, predictions: np.ndarray, labels: np.ndarray, *, classes: list[Any], directory: Path
     ) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +27,7 @@ class BinaryObjective(Objective):
 
     name: ClassVar[str] = "binary"
     default_monitor: ClassVar[tuple[str, str]] = ("ap", "max")
+    error_metric: ClassVar[str | None] = "accuracy"
 
     def __init__(self, *, pos_weight: float | None = None, threshold: float = 0.5) -> None:
         self.pos_weight = None if pos_weight is None else float(pos_weight)
@@ -90,6 +92,11 @@ class BinaryObjective(Objective):
             plots.confusion_matrix(matrix, classes, directory / "confusion_matrix.png"),
             *plots.roc_and_pr(y_true, predictions, directory),
         ]
+
+    def trivial_outputs(self, train_targets: torch.Tensor, *, rows: int, width: int) -> torch.Tensor:
+        # The logit of the positive rate: at threshold 0.5 it predicts the majority class.
+        rate = float(train_targets.float().mean().clamp(1e-6, 1 - 1e-6))
+        return torch.full((rows, 1), math.log(rate / (1 - rate)))
 
     def packaging_meta(self) -> dict[str, Any]:
         return {"threshold": self.threshold}

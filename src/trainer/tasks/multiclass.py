@@ -27,6 +27,7 @@ class MulticlassObjective(Objective):
 
     name: ClassVar[str] = "multiclass"
     default_monitor: ClassVar[tuple[str, str]] = ("accuracy", "max")
+    error_metric: ClassVar[str | None] = "accuracy"
 
     def __init__(self, *, label_smoothing: float = 0.0) -> None:
         self.label_smoothing = float(label_smoothing)
@@ -49,6 +50,11 @@ class MulticlassObjective(Objective):
             **classification_metrics(y_true, y_pred, average="macro"),
             **multiclass_ranking_metrics(y_true, probabilities),
         }
+
+    def trivial_outputs(self, train_targets: torch.Tensor, *, rows: int, width: int) -> torch.Tensor:
+        # Log class frequencies: the arg-max is the majority class.
+        counts = torch.bincount(train_targets.long().reshape(-1), minlength=width).float()
+        return (counts / counts.sum()).clamp_min(1e-9).log().expand(rows, width).clone()
 
     def confusion(self, outputs: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
         """Confusion matrix of the arg-max predictions."""

@@ -28,6 +28,7 @@ class RegressionObjective(Objective):
     default_monitor: ClassVar[tuple[str, str]] = ("loss", "min")
     needs_classes: ClassVar[bool] = False
     stratify: ClassVar[bool] = False
+    error_metric: ClassVar[str | None] = "mse"
 
     def __init__(self, *, loss: str = "mse") -> None:
         if loss not in REGRESSION_LOSSES:
@@ -67,6 +68,10 @@ class RegressionObjective(Objective):
         y_pred = outputs.float().reshape(len(outputs), -1).cpu().numpy()
         y_true = targets.float().reshape(len(targets), -1).cpu().numpy()
         return regression_metrics(y_true, y_pred)
+
+    def trivial_outputs(self, train_targets: torch.Tensor, *, rows: int, width: int) -> torch.Tensor:
+        mean = train_targets.float().reshape(len(train_targets), -1).mean(dim=0)  # (targets,)
+        return mean.expand(rows, -1).clone()
 
     def figures(
         self, predictions: np.ndarray, labels: np.ndarray, *, classes: list[Any], directory: Path

@@ -32,6 +32,8 @@ class Logger(ABC):
         run_dir: Path,
         resume_run_id: str | None = None,
         parent_run_id: str | None = None,
+        resume_step: int | None = None,
+        resume_from: Path | None = None,
     ) -> None:
         """Open the record of a run.
 
@@ -40,6 +42,10 @@ class Logger(ABC):
             run_dir: the run folder (for files the logger keeps locally).
             resume_run_id: reopen this run when resuming a checkpoint.
             parent_run_id: nest the run under this one (a sweep trial under its study).
+            resume_step: the checkpoint's global step when resuming: the run replays the steps
+                after it, so a logger that kept records of them must not record them twice.
+            resume_from: the checkpoint file being resumed (its run folder holds what the
+                logger kept of the run before).
         """
 
     @abstractmethod
@@ -101,6 +107,8 @@ class NullLogger(Logger):
         run_dir: Path,
         resume_run_id: str | None = None,
         parent_run_id: str | None = None,
+        resume_step: int | None = None,
+        resume_from: Path | None = None,
     ) -> None:
         return None
 

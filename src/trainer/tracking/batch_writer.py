@@ -1,10 +1,14 @@
-"""A background thread that sends metrics, params and tags in batches, retrying with backoff.
+"""A background thread that journals records, then sends them in batches, retrying with backoff.
 
-The training loop only appends to a list under a lock (microseconds). The thread wakes every
-``flush_interval`` seconds, sends what is pending in chunks within MLflow's batch limits, and
-on failure keeps every unsent item, in order, and retries with exponential backoff. MLflow's
-stores ignore an exact duplicate metric point (same key, step, timestamp and value), so a
-batch whose reply was lost can be resent without creating duplicates.
+The training loop only appends to a list under a lock (microseconds, no I/O). The thread wakes
+every ``flush_interval`` seconds, appends what is new to the journal (so a kill -9 loses at most
+one interval), sends what is pending in chunks within MLflow's batch limits, and marks each
+chunk delivered in the journal once the store has it. On a transient failure it keeps every
+unsent record, in order, and retries with exponential backoff. A record the store refuses
+(a permanent error) stays undelivered in the journal with the reason, for ``trainer upload``;
+the chunk is halved until the refused record is alone, so its neighbours still arrive. MLflow's
+stores ignore an exact duplicate metric point (same key, step, timestamp and value), so a batch
+whose reply (or delivery mark) was lost can be resent without creating duplicates.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from trainer.redact import describe_error, redact
+from trainer.tracking.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -25,36 +29,41 @@ MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_TAGS_PER_BATCH = 100
 
-
-@dataclass
-class Pending:
-    """Items not yet acknowledged by the store, oldest first."""
-
-    params: list[Any] = field(default_factory=list)
-    tags: list[Any] = field(default_factory=list)
-    metrics: list[Any] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.params) + len(self.tags) + len(self.metrics)
-
-    def prepend(self, other: Pending) -> None:
-        self.params[:0] = other.params
-        self.tags[:0] = other.tags
-        self.metrics[:0] = other.metrics
+Record = dict[str, Any]
+SendBatch = Callable[[list[Record]], None]
 
 
-SendBatch = Callable[[list[Any], list[Any], list[Any]], None]  # (metrics, params, tags)
+def take_chunk(batch: list[Record]) -> list[Record]:
+    """Remove and return the longest prefix of ``batch`` that one ``log_batch`` call accepts."""
+    params = tags = 0
+    end = 0
+    for end, record in enumerate(batch[:MAX_METRICS_PER_BATCH]):  # noqa: B007 - end is used below
+        kind = record["kind"]
+        if kind == "param":
+            if params == MAX_PARAMS_PER_BATCH:
+                break
+            params += 1
+        elif kind == "tag":
+            if tags == MAX_TAGS_PER_BATCH:
+                break
+            tags += 1
+    else:
+        end = min(len(batch), MAX_METRICS_PER_BATCH)
+    chunk = batch[:end]
+    del batch[:end]
+    return chunk
 
 
 class BatchWriter:
-    """Deliver items through ``send`` from a daemon thread.
+    """Journal and deliver metric, param and tag records through ``send`` from a daemon thread.
 
     Args:
-        send: called with ``(metrics, params, tags)`` chunks; raises on failure.
+        send: called with a chunk of records (dicts with ``kind``); raises on failure.
+        journal: where records are appended before they are sent; None keeps them in memory only.
         flush_interval: seconds between deliveries while all is well.
         max_backoff: longest wait between retries after failures.
-        is_permanent: tells an error that retrying cannot fix (a rejected value) from a
-            transient one (server down); the chunk that caused it is dropped, not retried.
+        is_permanent: tells an error that retrying cannot fix (a refused value) from a
+            transient one (server down); refused records are left to the journal, not retried.
         name: thread name (shows in stack dumps).
     """
 
@@ -62,17 +71,20 @@ class BatchWriter:
         self,
         send: SendBatch,
         *,
+        journal: Journal | None = None,
         flush_interval: float = 1.0,
         max_backoff: float = 30.0,
         is_permanent: Callable[[Exception], bool] = lambda exc: False,
         name: str = "trainer-tracking",
     ) -> None:
         self._send = send
+        self._journal = journal
         self._is_permanent = is_permanent
-        self.dropped = 0
         self.flush_interval = flush_interval
         self.max_backoff = max_backoff
-        self._pending = Pending()
+        self._incoming: list[Record] = []  # added, not yet journaled
+        self._pending: list[Record] = []  # journaled, not yet delivered
+        self._in_flight: list[Record] = []  # what close() hands back if a send never returns
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = threading.Event()
@@ -80,37 +92,47 @@ class BatchWriter:
         self.failures = 0  # consecutive failed deliveries
         self.last_error: str | None = None
         self.delivered = 0
-        self._in_flight = False  # a delivery is under way (flush waits for it)
-        self._in_flight_items = Pending()
+        self.rejected = 0
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     # -------------------------------------------------------------- producer side (training thread)
-    def add(
-        self, *, metrics: Sequence[Any] = (), params: Sequence[Any] = (), tags: Sequence[Any] = ()
-    ) -> None:
+    def add(self, records: Sequence[Record]) -> None:
+        """Queue new records (journaled by the thread at its next wake)."""
         with self._lock:
-            self._pending.metrics.extend(metrics)
-            self._pending.params.extend(params)
-            self._pending.tags.extend(tags)
+            self._incoming.extend(records)
 
-    def close(self, timeout: float = 30.0) -> Pending:
-        """Deliver what is pending, retrying until ``timeout``; return what could not be sent."""
+    def add_journaled(self, records: Sequence[Record], *, first: bool = True) -> None:
+        """Queue records already in the journal (carried over by a resume), by default first."""
+        with self._lock:
+            if first:
+                self._pending[:0] = records
+            else:
+                self._pending.extend(records)
+        self._wake.set()
+
+    def close(self, timeout: float = 30.0) -> list[Record]:
+        """Deliver what is pending, retrying until ``timeout``; return what could not be sent.
+
+        Everything returned is in the journal (when there is one), undelivered.
+        """
         self._deadline = time.monotonic() + timeout
         self._closing.set()
         self._wake.set()
         self._thread.join(timeout + 5.0)
         with self._lock:
-            left, self._pending = self._pending, Pending()
+            new, self._incoming = self._incoming, []
+            left, self._pending = self._pending, []
             if self._thread.is_alive():
                 # A send is hanging past the deadline: what it holds counts as undelivered too.
                 # Should it still land, a later upload resends the same points, which MLflow
                 # ignores as exact duplicates.
-                left.prepend(self._in_flight_items)
-        return left
+                left[:0] = self._in_flight
+        if new and self._journal is not None:
+            self._journal.append(new)
+        return left + new
 
     # -------------------------------------------------------------- consumer side (this thread)
-
     def _loop(self) -> None:
         backoff = 0.0
         while True:
@@ -123,7 +145,7 @@ class BatchWriter:
             backoff = 0.0 if ok else min(max(0.25, backoff * 2), self.max_backoff)
             if self._closing.is_set():
                 with self._lock:
-                    done = len(self._pending) == 0
+                    done = not self._pending and not self._incoming
                 if done or time.monotonic() >= self._deadline:
                     return
                 if not ok:
@@ -131,57 +153,72 @@ class BatchWriter:
 
     def _deliver(self) -> bool:
         with self._lock:
-            batch, self._pending = self._pending, Pending()
-            self._in_flight = len(batch) > 0
+            new, self._incoming = self._incoming, []
+        if new and self._journal is not None:
+            self._journal.append(new)  # durable before the first attempt to send
+        with self._lock:
+            self._pending.extend(new)
+            batch, self._pending = self._pending, []
+            self._in_flight = list(batch)
         try:
-            while len(batch):
-                chunk = self._take_chunk(batch)
-                with self._lock:  # what close() hands back if this send never returns
-                    self._in_flight_items = Pending(
-                        chunk.params + batch.params, chunk.tags + batch.tags, chunk.metrics + batch.metrics
-                    )
+            while batch:
+                chunk = take_chunk(batch)
                 try:
-                    self._send(chunk.metrics, chunk.params, chunk.tags)
+                    self._send_or_split(chunk)
                 except Exception as exc:  # any transport or server error: keep and retry later
-                    if self._is_permanent(exc):
-                        self.dropped += len(chunk)
-                        log.warning(
-                            "Tracking store rejected %d items, dropped: %s",
-                            len(chunk),
-                            describe_error(exc, 300),
-                        )
-                        continue
-                    batch.prepend(chunk)
-                    self.failures += 1
-                    self.last_error = f"{type(exc).__name__}: {redact(str(exc))}"
-                    if self.failures in (1, 5) or self.failures % 20 == 0:
-                        log.warning(
-                            "Tracking store unreachable (%s); %d items kept for retry.",
-                            self.last_error.splitlines()[0][:200],
-                            len(batch),
-                        )
+                    batch[:0] = chunk
+                    self._note_failure(exc, len(batch))
                     with self._lock:
-                        self._pending.prepend(batch)
+                        self._pending[:0] = batch
                     return False
-                self.delivered += len(chunk)
+                with self._lock:
+                    self._in_flight = list(batch)
                 if self.failures:
-                    log.info("Tracking store reachable again; delivering buffered items.")
+                    log.info("Tracking store reachable again; delivering buffered records.")
                 self.failures = 0
             return True
         finally:
             with self._lock:
-                self._in_flight = False
-                self._in_flight_items = Pending()
+                self._in_flight = []
 
-    @staticmethod
-    def _take_chunk(batch: Pending) -> Pending:
-        chunk = Pending(
-            params=batch.params[:MAX_PARAMS_PER_BATCH],
-            tags=batch.tags[:MAX_TAGS_PER_BATCH],
-        )
-        room = MAX_METRICS_PER_BATCH - len(chunk.params) - len(chunk.tags)
-        chunk.metrics = batch.metrics[:room]
-        del batch.params[: len(chunk.params)]
-        del batch.tags[: len(chunk.tags)]
-        del batch.metrics[: len(chunk.metrics)]
-        return chunk
+    def _send_or_split(self, chunk: list[Record]) -> None:
+        """Send ``chunk``; if the store refuses it, halve it until the refused records are alone."""
+        try:
+            self._send(chunk)
+        except Exception as exc:
+            if not self._is_permanent(exc):
+                raise
+            if len(chunk) > 1:
+                middle = len(chunk) // 2
+                self._send_or_split(chunk[:middle])
+                self._send_or_split(chunk[middle:])
+                return
+            self._reject(chunk, exc)
+            return
+        self.delivered += len(chunk)
+        if self._journal is not None:
+            self._journal.mark("delivered", (r["seq"] for r in chunk if "seq" in r))
+
+    def _reject(self, chunk: list[Record], exc: Exception) -> None:
+        reason = describe_error(exc, 300)
+        self.rejected += len(chunk)
+        where = f"kept in {self._journal.path} for `trainer upload`" if self._journal else "not kept"
+        log.warning("Tracking store refused %s (%s); %s.", _describe(chunk[0]), reason, where)
+        if self._journal is not None:
+            self._journal.mark("rejected", (r["seq"] for r in chunk if "seq" in r), reason=reason)
+
+    def _note_failure(self, exc: Exception, waiting: int) -> None:
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {redact(str(exc))}"
+        if self.failures in (1, 5) or self.failures % 20 == 0:
+            log.warning(
+                "Tracking store unreachable (%s); %d records kept for retry.",
+                self.last_error.splitlines()[0][:200],
+                waiting,
+            )
+
+
+def _describe(record: Record) -> str:
+    if record["kind"] == "metric":
+        return f"metric {record['key']!r} at step {record['step']}"
+    return f"{record['kind']} {record.get('key', '')!r}"

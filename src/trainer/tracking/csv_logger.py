@@ -38,6 +38,8 @@ class CSVLogger(Logger):
         run_dir: Path,
         resume_run_id: str | None = None,
         parent_run_id: str | None = None,
+        resume_step: int | None = None,
+        resume_from: Path | None = None,
     ) -> None:
         return None
 

@@ -1,27 +1,40 @@
 """MLflow logger: every run recorded, batched off the training thread, never the reason a run dies.
 
-Metrics, params and tags go through a :class:`BatchWriter` thread. If the tracking store is
-unreachable (at start or mid-run) the items wait in memory and are retried with backoff;
-whatever is still undelivered when the run ends is written to the run folder's spool, and
-``trainer upload <run folder>`` sends it later.
+Every record goes to the run folder's journal (``tracking_journal.jsonl``) as it is produced
+and is marked there once MLflow has it. Metrics, params and tags go through a
+:class:`BatchWriter` thread, which journals them within one flush interval and sends them in
+batches; datasets, files and the model are journaled and sent when they are given. If the
+tracking store is unreachable (at start or mid-run) records wait and are retried with backoff;
+what is still undelivered when the run ends (or when the process is killed) stays in the
+journal, and ``trainer upload <run folder>`` or a resume from the run's checkpoint sends it,
+exactly once.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
+import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 from trainer.redact import describe_error, redact
 from trainer.tracking.base import Logger
 from trainer.tracking.batch_writer import BatchWriter
-from trainer.tracking.mlflow_experiment import get_or_create_experiment
+from trainer.tracking.carry import Carry, open_journal
+from trainer.tracking.delivery import (
+    dataset_inputs,
+    dataset_record,
+    deliver_one,
+    log_batch,
+    metric_pairs,
+    open_run,
+)
+from trainer.tracking.journal import BATCHED_KINDS, Journal
+from trainer.tracking.mlflow_env import MlflowEnvironment
+from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
 from trainer.tracking.store_check import check_tracking_uri
-from trainer.tracking.spool import SPOOL_NAME, Spool, SpoolHeader, write_spool
+from trainer.tracking.store_lock import make_client
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +50,17 @@ PERMANENT_ERROR_CODES = frozenset(
         "UNAUTHENTICATED",
     }
 )
+Record = dict[str, Any]
 
 
 def is_permanent_error(exc: Exception) -> bool:
+    """Whether the store refused the request (resending cannot help), as opposed to being away."""
     code = getattr(exc, "error_code", None)
-    return code in PERMANENT_ERROR_CODES
+    return code in PERMANENT_ERROR_CODES or isinstance(exc, FileNotFoundError)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class MLflowLogger(Logger):
@@ -59,8 +78,8 @@ class MLflowLogger(Logger):
         log_datasets: record the data splits as MLflow dataset inputs.
         log_system_metrics: sample CPU, memory (and GPU) in the background.
         system_metrics_interval: seconds between system samples.
-        flush_interval: seconds between background deliveries.
-        close_timeout: how long the end of a run waits for an unreachable store before spooling.
+        flush_interval: seconds between background deliveries (and journal writes).
+        close_timeout: how long the end of a run waits for an unreachable store.
         request_timeout: seconds one HTTP request may take (MLflow's own default is 120).
     """
 
@@ -99,20 +118,32 @@ class MLflowLogger(Logger):
         self.request_timeout = request_timeout
         self.run_dir: Path | None = None
         self.experiment_id: str | None = None
+        self.journal_path: Path | None = None
+        self.undelivered = 0  # records left in the journal when the run ended
         self._run_id: str | None = None
+        self._resume_run_id: str | None = None
+        self._parent_run_id: str | None = None
         self._client: Any = None
         self._writer: BatchWriter | None = None
-        self._failed_artifacts: list[dict[str, Any]] = []
+        self._journal: Journal | None = None
         self._system_monitor: Any = None
         self._finalized = False
-        self.spool_path: Path | None = None
-        self._parent_run_id: str | None = None
-        self._env_set: list[str] = []  # MLFLOW_* variables start() set, removed again by finalize()
+        self._start_time = 0
+        self._run_lock = threading.Lock()  # the writer thread and the run's thread both open the run
+        self._slow: list[Record] = []  # journaled dataset/artifact/model/status records, unsent
+        self._prior: list[Record] = []  # carried records the old run has: sent only to a new run
+        self._prior_slow: list[Record] | None = None  # handed from the writer thread to _flush_slow
+        # On resume: the (key, step) points the run has, which the replay must not send again.
+        self._have: set[tuple[str, int]] | None = None
+        self._resumed_existing = False
+        self._environment = MlflowEnvironment()  # set by start(), put back by finalize()
 
     # ---------------------------------------------------------------- lifecycle
     @property
     def run_id(self) -> str | None:
-        return self._run_id
+        # Before the store answers, a resumed run is still the checkpoint's run: later
+        # checkpoints keep pointing at it (the journal says if it became another one).
+        return self._run_id or self._resume_run_id
 
     @property
     def safe_uri(self) -> str:
@@ -128,12 +159,12 @@ class MLflowLogger(Logger):
 
     @property
     def pending_path(self) -> Path | None:
-        return self.spool_path
+        return self.journal_path if self.undelivered else None
 
     def location_lines(self) -> list[str]:
-        if self.spool_path is not None:
+        if self.undelivered:
             return [
-                f"MLflow was unreachable: its records wait in {self.spool_path}",
+                f"MLflow did not get {self.undelivered} records: they wait in {self.journal_path}",
                 f"send them when the server is back: trainer upload {self.run_dir}",
             ]
         uri = self.safe_uri
@@ -152,80 +183,154 @@ class MLflowLogger(Logger):
         run_dir: Path,
         resume_run_id: str | None = None,
         parent_run_id: str | None = None,
+        resume_step: int | None = None,
+        resume_from: Path | None = None,
     ) -> None:
-        """Open the run (or reopen ``resume_run_id``) and start the background writer."""
-        from mlflow.tracking import MlflowClient
+        """Open the journal and the run (or reopen ``resume_run_id``); start the background writer.
 
-        # Our writer retries with backoff; MLflow's own retries (7 by default, exponential)
-        # would only delay the moment we notice a dead server. A user's setting wins, and
-        # finalize() puts the environment back as it was.
-        self._set_env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        self._set_env("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(self.request_timeout)))
-        self._set_env("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # it garbles our output
-        if self.safe_uri != self.tracking_uri:  # MLflow's "View run at <uri>" would print the password
-            self._set_env("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        A resume (``resume_from``, the checkpoint) carries over what the killed run's journal
+        holds up to ``resume_step``; later points are produced again by the replay.
+        """
+        self._environment.apply(
+            request_timeout=self.request_timeout, hide_urls=self.safe_uri != self.tracking_uri
+        )
         self.run_name = self.run_name or run_name
         self.run_dir = run_dir
         self._resume_run_id = resume_run_id or None
         self._parent_run_id = parent_run_id or None
-        self._client = MlflowClient(tracking_uri=self.tracking_uri)
+        self._start_time = _now_ms()
+        carry = self._open_journal(run_dir, resume_step=resume_step, resume_from=resume_from)
+        if self._resume_run_id:
+            self._have = carry.metric_pairs if carry else set()
+        self._client = make_client(self.tracking_uri)  # may create the store: under its lock
         self._writer = BatchWriter(
             self._send,
+            journal=self._journal,
             flush_interval=self.flush_interval,
             is_permanent=is_permanent_error,
             name="trainer-mlflow",
         )
+        if carry:
+            unsent = [r for r in carry.records if not r.get("prior")]
+            self._prior = [r for r in carry.records if r.get("prior")]
+            self._writer.add_journaled([r for r in unsent if r["kind"] in BATCHED_KINDS])
+            self._slow = [r for r in unsent if r["kind"] not in BATCHED_KINDS]
         try:
             self._ensure_run()
         except Exception as exc:  # unreachable at start: the writer keeps trying
             log.warning(
                 "MLflow tracking store %s is unreachable (%s); training goes on, and the "
-                "records are buffered until it answers.",
+                "records are kept in %s until it answers.",
                 self.safe_uri,
                 describe_error(exc),
+                self.journal_path,
             )
-        if self._run_id:
-            log.info(
-                "MLflow run %s in experiment %r at %s", self._run_id, self.experiment_name, self.safe_uri
-            )
+            return
+        log.info("MLflow run %s in experiment %r at %s", self._run_id, self.experiment_name, self.safe_uri)
+        self._flush_slow()
 
-    def _set_env(self, name: str, value: str) -> None:
-        if name not in os.environ:
-            os.environ[name] = value
-            self._env_set.append(name)
+    def _open_journal(
+        self, run_dir: Path, *, resume_step: int | None, resume_from: Path | None
+    ) -> Carry | None:
+        header: dict[str, Any] = {
+            "tracking_uri": self.safe_uri,  # credentials come from the environment at upload time
+            "experiment_name": self.experiment_name,
+            "run_name": self.run_name or "",
+            "run_id": self._resume_run_id,
+            "parent_run_id": self._parent_run_id,
+            "start_time": self._start_time,
+            "resume_step": resume_step,
+            "run_tags": self._run_tags(),
+            "registered_model_name": self.registered_model_name,
+        }
+        self._journal, carry = open_journal(run_dir, header, resume_from=resume_from, resume_step=resume_step)
+        self.journal_path = self._journal.path
+        # The journal knows whether the run moved to a new one, and when it really started.
+        self._resume_run_id, self._start_time = header["run_id"], header["start_time"]
+        return carry
 
-    def _restore_env(self) -> None:
-        for name in self._env_set:
-            os.environ.pop(name, None)
-        self._env_set.clear()
+    def _run_tags(self) -> dict[str, str]:
+        tags = {str(k): redact(str(v)) for k, v in self.extra_tags.items()}
+        if self._parent_run_id:  # MLflow's UI nests the run under its parent by this tag
+            tags["mlflow.parentRunId"] = self._parent_run_id
+        return tags
 
     def _ensure_run(self) -> str:
-        if self._run_id:
-            return self._run_id
-        client = self._client
-        if self.experiment_id is None:
-            self.experiment_id = get_or_create_experiment(client, self.experiment_name)
-        if self._resume_run_id:
-            client.get_run(self._resume_run_id)  # raises if it does not exist
-            client.update_run(self._resume_run_id, status="RUNNING")
-            self._run_id = self._resume_run_id
-        else:
-            tags = {k: redact(str(v)) for k, v in self.extra_tags.items()}
-            if self._parent_run_id:  # MLflow's UI nests the run under its parent by this tag
-                tags["mlflow.parentRunId"] = self._parent_run_id
-            run = client.create_run(self.experiment_id, run_name=self.run_name, tags=tags)
-            self._run_id = run.info.run_id
+        with self._run_lock:
+            if self._run_id:
+                return self._run_id
+            return self._open_run()
+
+    def _open_run(self) -> str:
+        run_id, experiment_id, missing = open_run(
+            self._client,
+            tracking_uri=self.tracking_uri,
+            experiment_name=self.experiment_name,
+            run_name=self.run_name or "",
+            run_id=self._resume_run_id,
+            tags=self._run_tags(),
+            start_time=self._start_time,
+        )
+        if missing:
+            log.warning(
+                "Run %s is not in the tracking store %s; continuing in a new run %s there, tagged "
+                "resumed_from=%s.",
+                missing,
+                self.safe_uri,
+                run_id,
+                missing,
+            )
+        self._resumed_existing = bool(self._resume_run_id) and not missing
+        if self._have is not None and self._resumed_existing:
+            self._have |= metric_pairs(self._client, run_id)
+        assert self._journal is not None
+        self._journal.mark("run", run_id=run_id, resumed_from=missing)
+        prior, self._prior = self._prior, []
+        if self._resumed_existing:  # the store has them already
+            self._journal.mark("delivered", (r["seq"] for r in prior))
+        elif prior:  # a new run: it gets the whole history the old one had
+            assert self._writer is not None
+            self._writer.add_journaled([r for r in prior if r["kind"] in BATCHED_KINDS])
+            self._prior_slow = [r for r in prior if r["kind"] not in BATCHED_KINDS]
+        self._run_id, self.experiment_id = run_id, experiment_id
         if self.log_system_metrics:
             self._start_system_metrics()
-        return self._run_id
+        return run_id
 
-    def _send(self, metrics: list[Any], params: list[Any], tags: list[Any]) -> None:
+    def _send(self, records: list[Record]) -> None:
+        """Deliver one chunk (on the writer thread); a replayed point the run has is skipped."""
         run_id = self._ensure_run()
-        if params and self._resume_run_id:
-            # Params queued while the store was down at start were never checked against the
-            # resumed run: one changed value would make MLflow refuse (and drop) the whole chunk.
-            params = self._new_params_only(params)
-        self._client.log_batch(run_id, metrics=metrics, params=params, tags=tags, synchronous=True)
+        have = self._have
+        sent: list[tuple[str, int]] = []
+        if have is not None:
+            kept = []
+            for r in records:
+                if r["kind"] == "metric":
+                    pair = (r["key"], int(r["step"]))
+                    if not r.get("carried") and (pair in have or pair in sent):
+                        continue  # the replay of a point the run has: the original stays
+                    sent.append(pair)
+                kept.append(r)
+            records = kept
+        if self._resumed_existing and any(r["kind"] == "param" for r in records):
+            # MLflow refuses to change a param (and with it the whole batch): keep new ones.
+            records = self._new_params_only(run_id, records)
+        log_batch(self._client, run_id, records)
+        if have is not None:
+            have.update(sent)
+
+    def _new_params_only(self, run_id: str, records: list[Record]) -> list[Record]:
+        """On resume, keep only params the run lacks and note changed values as tags."""
+        try:
+            logged = self._client.get_run(run_id).data.params
+        except Exception:
+            return records
+        changed = [
+            r for r in records if r["kind"] == "param" and logged.get(r["key"], r["value"]) != r["value"]
+        ]
+        if changed:
+            self.set_tags({f"resumed.{r['key']}"[:250]: r["value"] for r in changed})
+        return [r for r in records if r["kind"] != "param" or r["key"] not in logged]
 
     def _start_system_metrics(self) -> None:
         try:
@@ -241,124 +346,109 @@ class MLflowLogger(Logger):
 
     # ---------------------------------------------------------------- records
     def log_hyperparams(self, params: dict[str, Any]) -> None:
-        from mlflow.entities import Param
-
-        from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
-
-        items = [Param(str(k)[:MAX_KEY_LENGTH], redact(str(v))[:MAX_VALUE_LENGTH]) for k, v in params.items()]
         assert self._writer is not None, "start() first"
-        self._writer.add(params=items)  # on resume, _send keeps only the params the run lacks
-
-    def _new_params_only(self, items: list[Any]) -> list[Any]:
-        """On resume, MLflow refuses to change a param: keep new ones, note changes as tags."""
-        try:
-            logged = self._client.get_run(self._run_id).data.params
-        except Exception:
-            return items
-        changed = [i for i in items if i.key in logged and logged[i.key] != i.value]
-        if changed:
-            self.set_tags({f"resumed.{i.key}"[:250]: i.value for i in changed})
-        return [i for i in items if i.key not in logged]
+        self._writer.add(
+            [
+                {"kind": "param", "key": str(k)[:MAX_KEY_LENGTH], "value": redact(str(v))[:MAX_VALUE_LENGTH]}
+                for k, v in params.items()
+            ]
+        )
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        from mlflow.entities import RunTag
-
         assert self._writer is not None, "start() first"
-        self._writer.add(tags=[RunTag(str(k)[:250], redact(str(v))[:8000]) for k, v in tags.items()])
+        self._writer.add(
+            [{"kind": "tag", "key": str(k)[:250], "value": redact(str(v))[:8000]} for k, v in tags.items()]
+        )
 
     def log_metrics(self, metrics: dict[str, float], *, step: int) -> None:
-        from mlflow.entities import Metric
-
-        stamp = int(time.time() * 1000)
+        # The hot path: plain dicts into a list; the writer thread journals and sends them.
+        stamp = _now_ms()
         assert self._writer is not None, "start() first"
-        self._writer.add(metrics=[Metric(k, float(v), stamp, step) for k, v in metrics.items()])
+        self._writer.add(
+            [
+                {"kind": "metric", "key": k, "value": float(v), "timestamp": stamp, "step": step}
+                for k, v in metrics.items()
+            ]
+        )
 
     def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
-        """Upload a file or folder now; on failure remember it for the spool."""
-        source = Path(path)
-        try:
-            run_id = self._ensure_run()
-            if source.is_dir():
-                self._client.log_artifacts(run_id, str(source), artifact_path)
-            else:
-                self._client.log_artifact(run_id, str(source), artifact_path)
-        except Exception as exc:
-            log.warning(
-                "Could not upload %s (%s); it is kept for `trainer upload`.",
-                source.name,
-                describe_error(exc),
-            )
-            self._failed_artifacts.append({"path": str(source.resolve()), "artifact_path": artifact_path})
+        """Journal a file or folder and upload it now (if the store answers)."""
+        source = Path(path).resolve()
+        self._record_slow({"kind": "artifact", "path": str(source), "artifact_path": artifact_path})
 
     def log_dataset(self, frames: dict[str, Any], *, name: str, source: str, target: str) -> None:
         """Record each split as a dataset input (name, source, digest, rows) with its context."""
         if not self.log_datasets:
             return
         try:
-            from mlflow.data.code_dataset_source import CodeDatasetSource
-            from mlflow.data.pandas_dataset import from_pandas
-            from mlflow.entities import DatasetInput, InputTag
-
-            run_id = self._ensure_run()
-            origin = CodeDatasetSource(tags={"source": redact(source)})  # no guessing of source types
-            inputs = []
-            for split, frame in frames.items():
-                if len(frame) == 0:
-                    continue
-                with warnings.catch_warnings():  # MLflow's hint about integer columns is noise here
-                    warnings.simplefilter("ignore")
-                    dataset = from_pandas(frame, source=origin, name=f"{name}-{split}", targets=target)
-                    entity = dataset._to_mlflow_entity()
-                inputs.append(DatasetInput(entity, tags=[InputTag("mlflow.data.context", split)]))
-            self._client.log_inputs(run_id, datasets=inputs)
-        except Exception as exc:  # unreachable store or an unusual source: the run goes on
-            log.warning("Could not record the data set inputs: %s", describe_error(exc))
+            inputs = dataset_inputs(frames, name=name, source=redact(source), target=target)
+        except Exception as exc:  # an unusual frame or source: the run goes on
+            log.warning("Could not describe the data set inputs: %s", describe_error(exc))
+            return
+        self._record_slow(dataset_record(inputs))
 
     def log_model(self, local_dir: Path, *, name: str = "model", step: int = 0) -> str | None:
         """Upload a saved MLflow model folder as a LoggedModel of this run; register it if asked.
 
         Returns:
-            The model URI (``models:/<id>``), or None when it could not be uploaded.
+            The model URI (``models:/<id>``), or None when it could not be uploaded yet (it is
+            in the journal, and ``trainer upload`` sends it).
         """
-        try:
-            from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+        record = {"kind": "model", "path": str(Path(local_dir).resolve()), "name": name, "step": step}
+        return self._record_slow(record)
 
-            run_id = self._ensure_run()
-            assert self.experiment_id is not None
-            model = self._client.create_logged_model(self.experiment_id, name=name, source_run_id=run_id)
-            self._client.log_model_artifacts(model.model_id, str(local_dir))
-            self._client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
-            # Listed as the run's output, so the run page links to the model.
-            self._client.log_outputs(run_id, [LoggedModelOutput(model.model_id, step)])
-            uri = f"models:/{model.model_id}"
-            self.set_tags({"model_uri": uri})
-        except Exception as exc:
-            log.warning("Could not upload the model (%s); it stays in %s.", describe_error(exc), local_dir)
-            self._failed_artifacts.append({"path": str(Path(local_dir).resolve()), "artifact_path": name})
-            return None
-        if self.registered_model_name:
-            try:  # the model is uploaded either way: a failed registration must not spool it again
-                self._register(model.model_id, run_id)
-            except Exception as exc:
-                log.warning(
-                    "Could not register the model as %r: %s", self.registered_model_name, describe_error(exc)
+    def _record_slow(self, record: Record) -> str | None:
+        record["time"] = _now_ms()
+        assert self._journal is not None, "start() first"
+        self._journal.append([record])
+        self._slow.append(record)
+        # Tried at once even after failures (the store may be back): one failed request at most,
+        # since delivery stops at the first failure and the rest wait in the journal.
+        return self._flush_slow().get(record["seq"])
+
+    def _flush_slow(self) -> dict[int, str | None]:
+        """Send journaled datasets, files, models (and the status) in order; stop at the first
+        failure, leaving the rest in the journal. Returns each delivered record's result."""
+        if self._prior_slow is not None:
+            self._slow[:0], self._prior_slow = self._prior_slow, None
+        assert self._journal is not None
+        results: dict[int, str | None] = {}
+        while self._slow:
+            record = self._slow[0]
+            try:
+                run_id = self._ensure_run()
+                assert self.experiment_id is not None
+                results[record["seq"]] = deliver_one(
+                    self._client,
+                    run_id,
+                    self.experiment_id,
+                    record,
+                    registered_model_name=self.registered_model_name,
                 )
-        return uri
-
-    def _register(self, model_id: str, run_id: str) -> None:
-        name = self.registered_model_name
-        with contextlib.suppress(Exception):  # it exists already: add a version to it
-            self._client.create_registered_model(name)
-        # Not the models:/ URI as source: MLflow's SQL registry resolves that through the global
-        # tracking URI, not this client's (looking in ./mlflow.db); the location is what it stores.
-        source = self._client.get_logged_model(model_id).artifact_location
-        version = self._client.create_model_version(name, source=source, run_id=run_id, model_id=model_id)
-        log.info("Registered the model as %s version %s.", name, version.version)
+            except Exception as exc:
+                if not is_permanent_error(exc):
+                    log.warning(
+                        "Could not record %s (%s); it is kept in %s for `trainer upload`.",
+                        _name(record),
+                        describe_error(exc),
+                        self.journal_path,
+                    )
+                    return results
+                log.warning(
+                    "The store refused %s: %s; it stays in the journal.", _name(record), describe_error(exc)
+                )
+                self._journal.mark("rejected", [record["seq"]], reason=describe_error(exc, 300))
+                self.undelivered += 1
+            else:
+                self._journal.mark("delivered", [record["seq"]])
+            self._slow.pop(0)
+        return results
 
     # ---------------------------------------------------------------- end
     def finalize(self, status: str) -> None:
-        """Deliver everything, close the run with ``status``; spool what cannot be delivered."""
-        if self._finalized or self._writer is None:
+        """Deliver everything and close the run with ``status``; what the store did not take
+        stays in the journal, and the last lines say how to send it."""
+        if self._finalized or self._writer is None or self._journal is None:
             return
         self._finalized = True
         if self._system_monitor is not None:
@@ -367,39 +457,26 @@ class MLflowLogger(Logger):
             except Exception as exc:
                 log.debug("System metrics monitor did not stop cleanly: %s", describe_error(exc))
         left = self._writer.close(timeout=self.close_timeout)
-        closed = False
-        if self._run_id and not left:
-            try:
-                self._client.set_terminated(self._run_id, status=status)
-                closed = True
-            except Exception as exc:
-                log.warning("Could not mark the MLflow run %s: %s", status, describe_error(exc))
-        if not (closed and not self._failed_artifacts):
-            self._write_spool(left, status)
-        self._restore_env()
+        status_record: Record = {"kind": "status", "status": status, "end_time": _now_ms()}
+        self._journal.append([status_record])
+        if not left:  # the status goes last: an upload must not find a closed run missing points
+            self._slow.append(status_record)
+            self._flush_slow()
+        self.undelivered += len(left) + len(self._slow) + (1 if left else 0)
+        self._journal.close()
+        if self.undelivered:
+            log.warning(
+                "MLflow at %s did not take %d records; they are kept in %s. Send them when the "
+                "server is back with: trainer upload %s",
+                self.safe_uri,
+                self.undelivered,
+                self.journal_path,
+                self.run_dir,
+            )
+        self._environment.restore()
 
-    def _write_spool(self, left: Any, status: str) -> None:
-        assert self.run_dir is not None
-        tags = [{"key": t.key, "value": t.value} for t in left.tags]
-        if not self._run_id:  # the configured tags go with create_run, which never happened
-            tags[:0] = [{"key": str(k), "value": redact(str(v))} for k, v in self.extra_tags.items()]
-        spool = Spool(
-            SpoolHeader(self.safe_uri, self.experiment_name, self.run_name or "", self._run_id),
-            params=[{"key": p.key, "value": p.value} for p in left.params],
-            tags=tags,
-            metrics=[
-                {"key": m.key, "value": m.value, "timestamp": m.timestamp, "step": m.step}
-                for m in left.metrics
-            ],
-            artifacts=list(self._failed_artifacts),
-            status=status,
-        )
-        self.spool_path = write_spool(self.run_dir / SPOOL_NAME, spool)
-        log.warning(
-            "MLflow at %s did not take %d records; they are saved in %s. Upload them when the server "
-            "is back with: trainer upload %s",
-            self.safe_uri,
-            len(spool),
-            self.spool_path,
-            self.run_dir,
-        )
+
+def _name(record: Record) -> str:
+    if record["kind"] in ("artifact", "model"):
+        return f"{record['kind']} {Path(record['path']).name}"
+    return str(record["kind"])

@@ -1,80 +1,155 @@
-"""``trainer upload <run folder>``: send a run's spooled records to MLflow once it answers again."""
+"""``trainer upload <run folder>``: send what a run's journal holds undelivered, exactly once.
+
+Works for a run whose server was down (all of it, or for a while) and for a run whose process
+was killed: the journal then has no final status, and the run is closed KILLED at the time of
+its last record. Each delivered record is marked in the journal, so an upload cut short and
+repeated sends nothing twice.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from trainer.errors import UserError
 from trainer.redact import MASK, describe_error, redact
-from trainer.tracking.mlflow_experiment import get_or_create_experiment
-from trainer.tracking.batch_writer import MAX_METRICS_PER_BATCH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH
-from trainer.tracking.spool import SPOOL_NAME, read_spool
+from trainer.tracking.batch_writer import take_chunk
+from trainer.tracking.delivery import deliver_one, log_batch, metric_pairs, open_run
+from trainer.tracking.journal import (
+    BATCHED_KINDS,
+    JOURNAL_NAME,
+    Journal,
+    JournalBusy,
+    JournalState,
+    read_journal,
+)
+from trainer.tracking.store_lock import make_client
 
 log = logging.getLogger(__name__)
 
 
-def upload_spool(run_dir: str | Path, *, tracking_uri: str | None = None) -> dict[str, int | str]:
-    """Deliver ``<run_dir>/tracking_pending.jsonl`` and rename it ``.uploaded``.
+def upload_journal(run_dir: str | Path, *, tracking_uri: str | None = None) -> dict[str, int | str]:
+    """Deliver the undelivered records of ``<run_dir>/tracking_journal.jsonl``.
 
     Args:
-        run_dir: the run folder that holds the spool.
-        tracking_uri: where to send; defaults to the URI recorded in the spool. A URI that
+        run_dir: the run folder that holds the journal.
+        tracking_uri: where to send; defaults to the URI recorded in the journal. A URI that
             needed a password was recorded masked: pass it again here, or set
             MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.
 
     Returns:
-        Counts of what was sent and the run id.
+        Counts of what was sent, the run id and the run's final status.
 
     Raises:
-        UserError: no spool in the folder, or the server still cannot be reached.
+        UserError: no journal (or nothing undelivered) in the folder, the run is still going,
+            or the server still cannot be reached.
     """
-    from mlflow.entities import Metric, Param, RunTag
-    from mlflow.tracking import MlflowClient
-
     folder = Path(run_dir)
-    path = folder / SPOOL_NAME
+    path = folder / JOURNAL_NAME
     if not path.is_file():
-        raise UserError(f"{folder} has no {SPOOL_NAME}: nothing is waiting to be uploaded.")
-    spool = read_spool(path)
-    uri = tracking_uri or spool.header.tracking_uri
+        raise UserError(f"{folder} has no {JOURNAL_NAME}: nothing is waiting to be uploaded.")
+    try:
+        state = read_journal(path)
+    except ValueError as exc:
+        raise UserError(f"{path} cannot be read: {exc}.") from None
+    if state.handed_over:
+        raise UserError(f"A resume carried this run's records over to {state.handed_over}; upload that run.")
+    if not state.undelivered(prior_in_store=state.run_confirmed and not state.run_is_new) and state.status:
+        raise UserError(f"{folder}: MLflow has every record of this run; nothing is waiting to be uploaded.")
+    try:
+        journal = Journal(path)
+    except JournalBusy:
+        raise UserError(
+            f"The run in {folder} is still going (its process holds {JOURNAL_NAME}); upload it once it ended."
+        ) from None
+    uri = tracking_uri or str(state.header["tracking_uri"])
     if MASK in uri and not tracking_uri:
         uri = uri.replace(f":{MASK}@", "@")  # credentials then come from the environment
-    client = MlflowClient(tracking_uri=uri)
     try:
-        run_id = spool.header.run_id
-        if not run_id:
-            experiment_id = get_or_create_experiment(client, spool.header.experiment_name)
-            run_id = client.create_run(experiment_id, run_name=spool.header.run_name).info.run_id
-        params = [Param(p["key"], p["value"]) for p in spool.params]
-        tags = [RunTag(t["key"], t["value"]) for t in spool.tags]
-        metrics = [Metric(m["key"], m["value"], m["timestamp"], m["step"]) for m in spool.metrics]
-        for start in range(0, len(params), MAX_PARAMS_PER_BATCH):
-            client.log_batch(run_id, params=params[start : start + MAX_PARAMS_PER_BATCH])
-        for start in range(0, len(tags), MAX_TAGS_PER_BATCH):
-            client.log_batch(run_id, tags=tags[start : start + MAX_TAGS_PER_BATCH])
-        for start in range(0, len(metrics), MAX_METRICS_PER_BATCH):
-            client.log_batch(run_id, metrics=metrics[start : start + MAX_METRICS_PER_BATCH])
-        for artifact in spool.artifacts:
-            source = Path(artifact["path"])
-            if source.is_dir():
-                client.log_artifacts(run_id, str(source), artifact["artifact_path"])
-            elif source.exists():
-                client.log_artifact(run_id, str(source), artifact["artifact_path"])
-        if spool.status:
-            client.set_terminated(run_id, status=spool.status)
+        return _upload(make_client(uri), uri, state, journal)
     except UserError:
         raise
     except Exception as exc:
         raise UserError(
             f"Could not upload to {redact(uri)}: {describe_error(exc, 300)}. Check that the server runs "
-            "(and pass trainer upload <run> logger.tracking_uri=<uri> if it moved); the spool is kept."
+            "(and pass trainer upload <run> logger.tracking_uri=<uri> if it moved); the journal is kept, "
+            "and what did arrive is marked in it."
         ) from None
-    path.rename(path.with_suffix(".uploaded"))
+    finally:
+        journal.close()
+
+
+#: The old name, kept for callers of the spool era.
+
+
+def _upload(client: Any, uri: str, state: JournalState, journal: Journal) -> dict[str, int | str]:
+    header = state.header
+    run_id, experiment_id, missing = open_run(
+        client,
+        tracking_uri=uri,
+        experiment_name=str(header["experiment_name"]),
+        run_name=str(header.get("run_name") or ""),
+        run_id=state.run_id,
+        tags=dict(header.get("run_tags") or {}),
+        start_time=header.get("start_time"),
+    )
+    existing = state.run_id is not None and not missing
+    journal.mark("run", run_id=run_id, resumed_from=missing or (state.run_is_new or None))
+    records = state.undelivered(prior_in_store=existing and not state.run_is_new)
+    if state.status is None:  # the process was killed: close the run as such, when it was last heard of
+        killed: dict[str, Any] = {"kind": "status", "status": "KILLED", "end_time": state.last_time}
+        journal.append([killed])
+        records.append(killed)
+    # Points a resumed run replayed, or that arrived while their delivery mark was lost.
+    have = metric_pairs(client, run_id) if existing else set()
+    batched, skipped = [], []
+    for r in records:
+        if r["kind"] == "metric":
+            pair = (r["key"], int(r["step"]))
+            if pair in have and not r.get("carried"):
+                skipped.append(r["seq"])
+                continue
+            have.add(pair)
+        if r["kind"] in BATCHED_KINDS:
+            batched.append(r)
+    journal.mark("delivered", skipped)
+    if existing:
+        batched = _new_params_only(client, run_id, batched)
+    counts = {kind: sum(r["kind"] == kind for r in batched) for kind in ("metric", "param", "tag")}
+    while batched:
+        chunk = take_chunk(batched)
+        log_batch(client, run_id, chunk)
+        journal.mark("delivered", (r["seq"] for r in chunk))
+    slow = [r for r in records if r["kind"] not in BATCHED_KINDS]
+    slow.sort(key=lambda r: r["kind"] == "status")  # the status last, whatever came after it
+    registered = header.get("registered_model_name")
+    for record in slow:
+        deliver_one(client, run_id, experiment_id, record, registered_model_name=registered)
+        journal.mark("delivered", [record["seq"]])
+    status = next(
+        (r["status"] for r in slow if r["kind"] == "status"), state.status and state.status["status"]
+    )
     return {
         "run_id": run_id,
-        "params": len(params),
-        "tags": len(tags),
-        "metrics": len(metrics),
-        "artifacts": len(spool.artifacts),
+        "params": counts["param"],
+        "tags": counts["tag"],
+        "metrics": counts["metric"],
+        "artifacts": sum(r["kind"] in ("artifact", "model") for r in slow),
+        "datasets": sum(r["kind"] == "dataset" for r in slow),
+        "status": str(status or ""),
     }
+
+
+def _new_params_only(client: Any, run_id: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """MLflow refuses to change a param of a run: keep the new ones, and note changes as tags."""
+    logged = client.get_run(run_id).data.params
+    out = []
+    for r in records:
+        if r["kind"] != "param" or r["key"] not in logged:
+            out.append(r)
+        elif logged[r["key"]] != r["value"]:
+            out.append(
+                {"kind": "tag", "key": f"resumed.{r['key']}"[:250], "value": r["value"], "seq": r["seq"]}
+            )
+    return out

@@ -1,4 +1,4 @@
-"""A progress bar on a terminal; one line per epoch in logs and pipes."""
+"""A progress bar on a terminal (batches, loss, rate, elapsed, ETA); one line per epoch in logs and pipes."""
 
 from __future__ import annotations
 
@@ -21,6 +21,19 @@ log = logging.getLogger("trainer.progress")
 def _format(metrics: dict[str, float], keys: int = 6) -> str:
     shown = [(k, v) for k, v in metrics.items() if not k.startswith("lr")][:keys]
     return "  ".join(f"{k}={v:.4g}" if math.isfinite(v) else f"{k}={v}" for k, v in shown)
+
+
+def _rate_column() -> Any:
+    """A rich column with the batches per second (rich's own speed column counts bytes)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f} batch/s" if speed else "- batch/s", style="progress.data.speed")
+
+    return RateColumn()
 
 
 class ProgressBar(Callback):
@@ -47,21 +60,28 @@ class ProgressBar(Callback):
     def on_fit_start(self, trainer: Trainer, module: TrainingModule) -> None:
         if not self.interactive:
             return
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
             Progress,
             TextColumn,
             TimeElapsedColumn,
+            TimeRemainingColumn,
         )
 
         self._progress = Progress(
             TextColumn("[bold]epoch {task.fields[epoch]}"),
             BarColumn(),
             MofNCompleteColumn(),
+            _rate_column(),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             TextColumn("{task.fields[info]}"),
             transient=False,
+            # force_terminal=true draws the bar in a pipe too (CI logs, notebooks' captured output).
+            console=Console(force_terminal=True) if self.force_terminal else None,
         )
         self._progress.start()
 

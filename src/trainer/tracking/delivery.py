@@ -1,0 +1,194 @@
+"""Turn journal records into MLflow calls: the one place a record becomes part of a run.
+
+The live logger and ``trainer upload`` both deliver through these functions, so a run uploaded
+from its journal carries the same record as a live one: params, tags, metrics with their
+original timestamps, dataset inputs, artifacts, the logged model (linked as the run's output,
+tagged ``model_uri``, registered when asked) and the run's original start and end times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from trainer.redact import describe_error
+from trainer.tracking.mlflow_experiment import get_or_create_experiment
+from trainer.tracking.store_lock import store_lock
+
+log = logging.getLogger(__name__)
+
+Record = dict[str, Any]
+MISSING_RUN = "RESOURCE_DOES_NOT_EXIST"
+#: The tag naming the run a resumed run continues, when the store did not have that run.
+RESUMED_FROM_TAG = "resumed_from"
+
+
+def log_batch(client: Any, run_id: str, records: list[Record]) -> None:
+    """Send metric, param and tag records in one ``log_batch`` call (within MLflow's limits)."""
+    from mlflow.entities import Metric, Param, RunTag
+
+    metrics = [
+        Metric(r["key"], float(r["value"]), int(r["timestamp"]), int(r["step"]))
+        for r in records
+        if r["kind"] == "metric"
+    ]
+    params = [Param(r["key"], r["value"]) for r in records if r["kind"] == "param"]
+    tags = [RunTag(r["key"], r["value"]) for r in records if r["kind"] == "tag"]
+    if metrics or params or tags:
+        client.log_batch(run_id, metrics=metrics, params=params, tags=tags, synchronous=True)
+
+
+def metric_pairs(client: Any, run_id: str) -> set[tuple[str, int]]:
+    """Every ``(key, step)`` the run already has in the store (what a replay must not repeat)."""
+    keys = client.get_run(run_id).data.metrics.keys()
+    return {(key, int(m.step)) for key in keys for m in client.get_metric_history(run_id, key)}
+
+
+def open_run(
+    client: Any,
+    *,
+    tracking_uri: str,
+    experiment_name: str,
+    run_name: str,
+    run_id: str | None,
+    tags: dict[str, str],
+    start_time: int | None,
+) -> tuple[str, str, str | None]:
+    """Reopen ``run_id`` (set RUNNING) or create a run; return (run id, experiment id, resumed from).
+
+    A ``run_id`` that this store does not have (a checkpoint brought from another store) is not
+    an error: a new run is made, tagged ``resumed_from=<run_id>``, and the old id is returned
+    third so the caller can say so.
+    """
+    with store_lock(tracking_uri):  # the first touch may create and migrate a SQLite store
+        experiment_id = get_or_create_experiment(client, experiment_name)
+    if run_id:
+        try:
+            run = client.get_run(run_id)
+        except Exception as exc:
+            if getattr(exc, "error_code", None) != MISSING_RUN:
+                raise
+        else:
+            client.update_run(run_id, status="RUNNING")
+            return run_id, str(run.info.experiment_id), None
+        tags = {**tags, RESUMED_FROM_TAG: run_id}
+    run = client.create_run(experiment_id, start_time=start_time, run_name=run_name or None, tags=tags)
+    return run.info.run_id, experiment_id, run_id
+
+
+def dataset_inputs(frames: dict[str, Any], *, name: str, source: str, target: str) -> list[Any]:
+    """MLflow ``DatasetInput`` entities of each non-empty split (name, source, digest, schema, rows).
+
+    Args:
+        frames: split name -> DataFrame of its rows.
+        name: the data set's name; each split is ``<name>-<split>``.
+        source: where the data came from (already redacted).
+        target: the target column.
+    """
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.pandas_dataset import from_pandas
+    from mlflow.entities import DatasetInput, InputTag
+
+    origin = CodeDatasetSource(tags={"source": source})  # no guessing of source types
+    inputs = []
+    for split, frame in frames.items():
+        if len(frame) == 0:
+            continue
+        with warnings.catch_warnings():  # MLflow's hint about integer columns is noise here
+            warnings.simplefilter("ignore")
+            dataset = from_pandas(frame, source=origin, name=f"{name}-{split}", targets=target)
+            entity = dataset._to_mlflow_entity()
+        inputs.append(DatasetInput(entity, tags=[InputTag("mlflow.data.context", split)]))
+    return inputs
+
+
+def dataset_record(inputs: list[Any]) -> Record:
+    """A journal record of MLflow ``DatasetInput`` entities (their fields as plain JSON)."""
+    datasets = []
+    for item in inputs:
+        d = item.dataset
+        datasets.append(
+            {
+                "name": d.name,
+                "digest": d.digest,
+                "source_type": d.source_type,
+                "source": d.source,
+                "schema": d.schema,
+                "profile": d.profile,
+                "tags": {t.key: t.value for t in item.tags},
+            }
+        )
+    return {"kind": "dataset", "datasets": datasets}
+
+
+def deliver_one(
+    client: Any, run_id: str, experiment_id: str, record: Record, *, registered_model_name: str | None
+) -> str | None:
+    """Deliver one dataset, artifact, model or status record; raise if the store failed.
+
+    Returns:
+        The model URI for a model record, else None.
+    """
+    kind = record["kind"]
+    if kind == "dataset":
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        inputs = [
+            DatasetInput(
+                Dataset(d["name"], d["digest"], d["source_type"], d["source"], d["schema"], d["profile"]),
+                tags=[InputTag(k, v) for k, v in d["tags"].items()],
+            )
+            for d in record["datasets"]
+        ]
+        client.log_inputs(run_id, datasets=inputs)
+    elif kind == "artifact":
+        source = Path(record["path"])
+        if source.is_dir():
+            client.log_artifacts(run_id, str(source), record["artifact_path"])
+        elif source.exists():
+            client.log_artifact(run_id, str(source), record["artifact_path"])
+        else:  # deleted since: nothing to send, and nothing to keep retrying
+            log.warning("%s no longer exists; it is not uploaded.", source)
+    elif kind == "model":
+        return _log_model(client, run_id, experiment_id, record, registered_model_name)
+    elif kind == "status":
+        client.set_terminated(run_id, status=record["status"], end_time=record.get("end_time"))
+    else:
+        raise ValueError(f"unknown journal record kind {kind!r}")
+    return None
+
+
+def _log_model(
+    client: Any, run_id: str, experiment_id: str, record: Record, registered_model_name: str | None
+) -> str:
+    from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+
+    local_dir = Path(record["path"])
+    if not local_dir.is_dir():
+        raise FileNotFoundError(f"the packaged model folder {local_dir} is gone")
+    model = client.create_logged_model(experiment_id, name=record["name"], source_run_id=run_id)
+    client.log_model_artifacts(model.model_id, str(local_dir))
+    client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
+    # Listed as the run's output, so the run page links to the model.
+    client.log_outputs(run_id, [LoggedModelOutput(model.model_id, int(record["step"]))])
+    uri = f"models:/{model.model_id}"
+    client.set_tag(run_id, "model_uri", uri)
+    if registered_model_name:
+        try:  # the model is uploaded either way: a failed registration must not upload it again
+            _register(client, registered_model_name, model.model_id, run_id)
+        except Exception as exc:
+            log.warning("Could not register the model as %r: %s", registered_model_name, describe_error(exc))
+    return uri
+
+
+def _register(client: Any, name: str, model_id: str, run_id: str) -> None:
+    with contextlib.suppress(Exception):  # it exists already: add a version to it
+        client.create_registered_model(name)
+    # Not the models:/ URI as source: MLflow's SQL registry resolves that through the global
+    # tracking URI, not this client's (looking in ./mlflow.db); the location is what it stores.
+    source = client.get_logged_model(model_id).artifact_location
+    version = client.create_model_version(name, source=source, run_id=run_id, model_id=model_id)
+    log.info("Registered the model as %s version %s.", name, version.version)
