@@ -219,9 +219,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("Interrupted; the run folder keeps everything saved so far.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        # SIGTERM or a first Ctrl-C during a fit: a checkpoint was saved at a step boundary.
+        checkpoint = getattr(exc, "checkpoint", None)
+        if checkpoint is not None:
+            print(f"{exc}\nResume: trainer train <same overrides> ckpt_path={checkpoint}", file=sys.stderr)
+        else:
+            print("Interrupted; the run folder keeps everything saved so far.", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))  # 128 + the signal: 143 for SIGTERM, 130 for Ctrl-C
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
-from trainer.data.batches import TensorBatches
+from trainer.data.batches import EpochDataLoader, TensorBatches
 from trainer.errors import ConfigError, DataError
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -90,6 +90,8 @@ class AugmentedBatches:
         self.augment = augment
         self.seed = seed
         self.epoch = 0
+        self.start = 0  # first batch of the next pass (a mid-epoch resume)
+        self.batch_size: int | None = getattr(inner, "batch_size", None)
         self.device = torch.device("cpu")
 
     def __len__(self) -> int:
@@ -97,11 +99,17 @@ class AugmentedBatches:
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+        self.start = 0
         if hasattr(self.inner, "set_epoch"):
             self.inner.set_epoch(epoch)
 
+    def start_at(self, batch: int) -> None:
+        """Begin the next pass at ``batch``; its draws are those the uninterrupted pass made there."""
+        self.start = batch
+        self.inner.start_at(batch)
+
     def to(self, device: torch.device) -> AugmentedBatches:
-        inner = self.inner.to(device) if isinstance(self.inner, TensorBatches) else self.inner
+        inner = self.inner.to(device) if hasattr(self.inner, "to") else self.inner
         moved = AugmentedBatches(inner, self.augment, seed=self.seed)
         moved.epoch, moved.device = self.epoch, torch.device(device)
         return moved
@@ -111,8 +119,12 @@ class AugmentedBatches:
         return self.inner.without_shuffle() if hasattr(self.inner, "without_shuffle") else self.inner
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        generator = torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + self.epoch + 7)
-        for x, y in self.inner:
+        generator = torch.Generator(device=self.device)
+        base = (self.seed * 1_000_003 + self.epoch + 7) * 1_000_003
+        first, self.start = self.start, 0
+        for index, (x, y) in enumerate(self.inner, first):
+            # One seed per (seed, epoch, batch): a pass resumed at batch k draws what batch k drew.
+            generator.manual_seed((base + index) % 2**63)
             # A DataLoader yields CPU batches: move them first so the augmentation runs on the device.
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             yield self.augment(x, generator), y
@@ -205,15 +217,15 @@ class TensorDataModule:
         batch_size = self.batch_size if train else self.eval_batch_size
         drop_last = train and self.drop_last and len(x) > batch_size
         if self.loader == "dataloader":
-            generator = torch.Generator().manual_seed(self.seed) if train else None
-            return DataLoader(
+            # Order from (seed, epoch) and a start batch, like TensorBatches: exact mid-epoch resume.
+            return EpochDataLoader(
                 TensorDataset(x, y),
                 batch_size=batch_size,
                 shuffle=train,
-                generator=generator,
+                seed=self.seed,
                 drop_last=drop_last,
                 num_workers=self.num_workers,
-                pin_memory=torch.cuda.is_available(),
+                pin_memory=torch.cuda.is_available(),  # the Trainer's .to(device) settles it
                 persistent_workers=self.num_workers > 0,
             )
         return TensorBatches(x, y, batch_size=batch_size, shuffle=train, seed=self.seed, drop_last=drop_last)

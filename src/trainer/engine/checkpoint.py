@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from trainer.data.file_sniff import describe_file
@@ -32,8 +34,13 @@ CHECKPOINT_KEYS = frozenset(
         "config",
         "tracking_run_id",
         "metrics",
+        "progress",
     }
 )
+
+#: Keys a file may lack: ``progress`` (the position within an epoch) came later, and a file
+#: without it was written at the end of an epoch, which is what this default says.
+OPTIONAL_KEYS: dict[str, Any] = {"progress": {"batch": 0, "loss_sum": 0.0}}
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
@@ -72,6 +79,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise UserError(_unreadable_message(source, exc)) from exc
     if not isinstance(state, dict) or "format_version" not in state:
         raise UserError(f"ckpt_path={str(path)!r} is not a checkpoint written by this trainer.")
+    state = {**{key: dict(value) for key, value in OPTIONAL_KEYS.items()}, **state}
     leftover = set(state) - CHECKPOINT_KEYS
     if leftover:
         raise UserError(
@@ -196,14 +204,42 @@ def _hydra_value(value: Any) -> str:
 
 
 def capture_rng_state() -> dict[str, Any]:
-    """Torch's CPU and CUDA generator states (dropout draws from them)."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    """Every random stream a training step may draw from: torch (CPU, CUDA), Python, NumPy.
+
+    Dropout draws from torch's generators; user code and callbacks may draw from the others.
+    All are stored as tensors and numbers, so ``weights_only`` loading reads them back.
+    """
+    py_version, py_keys, py_gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": {
+            "version": py_version,
+            "keys": torch.tensor(py_keys, dtype=torch.int64),
+            "gauss": py_gauss,
+        },
+        "numpy": {
+            "name": str(np_name),
+            "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
+            "pos": int(np_pos),
+            "has_gauss": int(np_has_gauss),
+            "gauss": float(np_gauss),
+        },
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def restore_rng_state(state: dict[str, Any]) -> None:
+    """Put back what :func:`capture_rng_state` took (older files hold torch's streams only)."""
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+    if "python" in state:
+        py = state["python"]
+        random.setstate((py["version"], tuple(int(k) for k in py["keys"].tolist()), py["gauss"]))
+    if "numpy" in state:
+        npy = state["numpy"]
+        keys = npy["keys"].numpy().astype(np.uint32)
+        np.random.set_state((npy["name"], keys, npy["pos"], npy["has_gauss"], npy["gauss"]))

@@ -3,6 +3,11 @@
 Read ``fit`` top to bottom: restore, then for each epoch train, validate, step the
 schedule, notify callbacks. Callbacks only observe and signal (``should_stop``); the loop
 itself never hides in them.
+
+A run can stop between two optimizer steps of an epoch (``max_steps``, ``max_time``, SIGTERM or
+SIGINT) and save that position; ``checkpoint_every_n_steps`` saves it periodically. A resume
+from such a checkpoint continues at the next batch with the same order, random streams and
+schedule, so it ends with the same weights as a run that never stopped.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +34,16 @@ from trainer.engine.checkpoint import (
 from trainer.engine.device import move_to_device, resolve_device
 from trainer.engine.loss_watch import BadLoss, LossWatch
 from trainer.engine.module import SchedulerSpec, TrainingModule, TrainingPlan
+from trainer.engine.performance import (
+    EpochMeter,
+    backend_switches,
+    check_compile,
+    compiled_forward,
+    rows_trained,
+)
 from trainer.engine.precision import autocast_factory, make_grad_scaler, normalize_precision
+from trainer.engine.preemption import Preempted, Preemption
+from trainer.engine.resume_state import EpochProgress, position_loader
 from trainer.engine.seed import deterministic_algorithms
 from trainer.errors import ConfigError, NonFiniteLossError, UserError
 from trainer.tracking.base import Logger, NullLogger
@@ -45,6 +60,14 @@ def _limit(total: int, limit: int | float) -> int:
             raise ConfigError(f"A batch limit of {limit} is neither a fraction in [0, 1] nor a count.")
         return min(total, max(1, int(total * limit))) if limit > 0 else 0
     return min(total, int(limit))
+
+
+def _full_length(loader: Any) -> int:
+    """Batches in the loader's whole epoch, or -1 when it has no length."""
+    try:
+        return len(loader)
+    except TypeError:
+        return -1
 
 
 def _state_key(callback: Any) -> str:
@@ -71,6 +94,13 @@ class Trainer:
         check_val_every_n_epoch: validate every n-th epoch.
         log_every_n_steps: send ``train/loss`` to the logger every n optimizer steps.
         deterministic: use deterministic kernels during fit/evaluation.
+        checkpoint_every_n_steps: also save ``last.ckpt`` every n optimizer steps, in the middle
+            of epochs, to resume from after a crash (``0``: only at epoch ends and stops).
+        compile: ``torch.compile`` the model's forward for the fit (checkpoints keep plain keys).
+        cudnn_benchmark: let cuDNN time kernels and pick the fastest for fixed shapes; ``None``
+            leaves torch's setting.
+        tf32: TF32 matmuls and convolutions on Ampere or newer GPUs (``true``) or full fp32
+            (``false``); ``None`` leaves torch's settings.
         callbacks: called in this order for each hook.
         logger: where metrics go; ``None`` keeps them in memory only.
         default_root_dir: folder of the run (checkpoints land in ``checkpoints/`` inside).
@@ -96,6 +126,10 @@ class Trainer:
         check_val_every_n_epoch: int = 1,
         log_every_n_steps: int = 10,
         deterministic: bool = False,
+        checkpoint_every_n_steps: int = 0,
+        compile: bool = False,
+        cudnn_benchmark: bool | None = None,
+        tf32: bool | None = None,
         callbacks: Sequence[Any] = (),
         logger: Logger | None = None,
         default_root_dir: str | Path = ".",
@@ -114,7 +148,18 @@ class Trainer:
                 raise ConfigError(f"trainer.{name}={value} must be 1 or more.")
         if gradient_clip_val < 0:
             raise ConfigError(f"trainer.gradient_clip_val={gradient_clip_val} must be 0 (off) or more.")
+        if checkpoint_every_n_steps < 0:
+            raise ConfigError(
+                f"trainer.checkpoint_every_n_steps={checkpoint_every_n_steps} must be 0 (off) or more."
+            )
+        if deterministic and cudnn_benchmark:
+            raise ConfigError(
+                "trainer.cudnn_benchmark=true picks kernels by timing them, which trainer.deterministic=true "
+                "rules out; set one of them to false."
+            )
         self.device = resolve_device(accelerator)
+        if compile:
+            check_compile(self.device)
         self.precision = normalize_precision(precision)
         self._autocast = autocast_factory(self.precision, self.device)
         self.fast_dev_run = int(fast_dev_run)
@@ -139,6 +184,10 @@ class Trainer:
         self.check_val_every_n_epoch = check_val_every_n_epoch
         self.log_every_n_steps = log_every_n_steps
         self.deterministic = deterministic
+        self.checkpoint_every_n_steps = checkpoint_every_n_steps
+        self.compile = compile
+        self.cudnn_benchmark = cudnn_benchmark
+        self.tf32 = tf32
         self.callbacks = list(callbacks)
         self.logger: Logger = logger or NullLogger()
         self.default_root_dir = Path(default_root_dir)
@@ -146,6 +195,7 @@ class Trainer:
         self.current_epoch = 0  # epochs completed
         self.global_step = 0  # optimizer steps taken
         self.batch_idx = 0
+        self.progress = EpochProgress()  # position within the current epoch, at the last save or stop
         self.should_stop = False
         self.num_training_batches = 0
         self.optimizer: torch.optim.Optimizer | None = None
@@ -155,11 +205,17 @@ class Trainer:
         self.history: list[dict[str, float]] = []  # one row per epoch: epoch, step and metrics
         self.config: dict[str, Any] | None = None  # resolved run config, stored in checkpoints
         self._module: TrainingModule | None = None
+        self._preemption = Preemption()
+        self._started = time.monotonic()  # when fit began, less the fitting time before a resume
 
     # ------------------------------------------------------------------ public API
     def fit(self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None) -> None:
-        """Train ``module`` on ``datamodule``; resume from ``ckpt_path`` when given."""
-        with deterministic_algorithms(self.deterministic):
+        """Train ``module`` on ``datamodule``; resume from ``ckpt_path`` when given.
+
+        Raises:
+            Preempted: SIGTERM or SIGINT arrived; a checkpoint of the position was saved first.
+        """
+        with self._switches(), compiled_forward(module.model, self.compile), self._preemption:
             self._fit(module, datamodule, ckpt_path)
 
     def validate(
@@ -184,7 +240,7 @@ class Trainer:
         loader = self._loader(datamodule.predict_dataloader())
         if loader is None:
             raise UserError("The data has no predict split; set data.test_fraction above 0.")
-        with deterministic_algorithms(self.deterministic):
+        with self._switches():
             outputs, _, _ = self._run_evaluation(module, loader, "predict", with_labels=False)
         return module.objective.predict(outputs)
 
@@ -207,6 +263,11 @@ class Trainer:
             "config": self.config or {},
             "tracking_run_id": self.logger.run_id or "",
             "metrics": dict(self.callback_metrics),
+            "progress": self.progress.state_dict(
+                batches_per_epoch=self.num_training_batches,
+                accumulate=self.accumulate_grad_batches,
+                elapsed=time.monotonic() - self._started,
+            ),
         }
         return save_checkpoint(state, path)
 
@@ -236,51 +297,73 @@ class Trainer:
         self.optimizer, self.scheduler_spec = module.configure_optimizers(
             TrainingPlan(max_epochs=self.max_epochs, steps_per_epoch=steps_per_epoch)
         )
+        elapsed = 0.0
         if ckpt_path is not None:
-            self._restore(module, load_checkpoint(ckpt_path), full=True)
+            elapsed = self._restore(module, load_checkpoint(ckpt_path), full=True)
             log.info(
-                "Resumed from %s at epoch %d, step %d.",
+                "Resumed from %s at epoch %d, batch %d, step %d.",
                 ckpt_path,
                 self.current_epoch,
+                self.progress.batch,
                 self.global_step,
             )
-        self.should_stop = self._reached_limits(started=time.monotonic())  # e.g. resumed at max_steps
+        # max_time is the whole fit's budget: the time before a resume counts too.
+        self._started = started = time.monotonic() - elapsed
+        self.should_stop = self._reached_limits(started)  # e.g. resumed at max_steps
         self._call("on_fit_start", module)
-        started = time.monotonic()
+        meter = EpochMeter(self.device)
         try:
             while not self.should_stop and self.current_epoch < self.max_epochs:
                 self._call("on_train_epoch_start", module)
-                metrics = {"train/loss": self._train_epoch(module, train_loader, started)}
+                meter.start()
+                train_loss, rows = self._train_epoch(module, train_loader, started)
+                perf = meter.stop(rows)
+                metrics = {"train/loss": train_loss}
+                if self.progress.batch < self.num_training_batches or self._preemption.signum:
+                    # Stopped between two steps (max_steps, max_time, a signal): the epoch is not
+                    # complete and counts for nothing; its position is saved to resume from.
+                    self._stop_within_epoch(module, val_loader, metrics)
+                    break
                 if val_loader is not None and (self.current_epoch + 1) % self.check_val_every_n_epoch == 0:
                     val_metrics = self._evaluate(module, val_loader, "val")
                     metrics.update(val_metrics)
                     self._call("on_validation_end", module, val_metrics)
                 self._step_scheduler("epoch", metrics)
                 self.current_epoch += 1
+                self.progress = EpochProgress()  # checkpoints from here on are at the epoch boundary
                 self.callback_metrics = metrics
                 self.history.append({"epoch": self.current_epoch, "step": self.global_step, **metrics})
-                self.log_metrics({**metrics, "epoch": self.current_epoch}, step=self.global_step)
+                self.log_metrics({**metrics, **perf, "epoch": self.current_epoch}, step=self.global_step)
                 self._call("on_train_epoch_end", module, metrics)
+                if self._preemption.signum:  # arrived during validation: stop at this boundary
+                    self._stop_within_epoch(module, val_loader, metrics)
                 self.should_stop = self.should_stop or self._reached_limits(started)
         except BaseException as exc:
             self._call("on_exception", module, exc)
             raise
         self._call("on_fit_end", module)
 
-    def _train_epoch(self, module: TrainingModule, loader: Iterable[Any], started: float) -> float:
+    def _train_epoch(
+        self, module: TrainingModule, loader: Iterable[Any], started: float
+    ) -> tuple[float, int]:
+        """Train from ``self.progress`` to the epoch's end or a stop; the mean loss and rows trained."""
         module.train()
-        if hasattr(loader, "set_epoch"):
-            loader.set_epoch(self.current_epoch)  # batch order depends on (seed, epoch) only
+        start = self.progress.batch  # > 0 only in the first epoch after a mid-epoch resume
+        skip = position_loader(loader, self.current_epoch, start)
         optimizer = self.optimizer
         assert optimizer is not None
         accumulate = self.accumulate_grad_batches
         total = self.num_training_batches
-        loss_sum = torch.zeros((), device=self.device)
-        seen = 0
+        loss_sum = torch.full((), self.progress.loss_sum, device=self.device)
+        seen = start
         watch = LossWatch(self.device, sync_every=self.log_every_n_steps, accumulate=accumulate)
-        watch.start_epoch(self.global_step)
+        watch.start_epoch(self.global_step - start // accumulate)  # the step the epoch began at
+        every = self.checkpoint_every_n_steps
+        save_at = (self.global_step // every + 1) * every if every else -1
+        preemption = self._preemption
         optimizer.zero_grad(set_to_none=True)
-        for batch_idx, batch in enumerate(itertools.islice(loader, total)):
+        batch: Any = None
+        for batch_idx, batch in enumerate(itertools.islice(loader, skip, skip + total - start), start):
             self.batch_idx = batch_idx
             batch = move_to_device(batch, self.device)
             with self._autocast():
@@ -300,12 +383,61 @@ class Trainer:
             if self.global_step % self.log_every_n_steps == 0:
                 self.log_metrics({"train/loss_step": float(loss.detach())}, step=self.global_step)
             self._call("on_train_batch_end", module, loss)
+            if self.global_step == save_at or preemption.signum:  # the only per-step cost of resuming
+                if preemption.signum:
+                    break  # fit saves this position and stops
+                self.progress = EpochProgress(seen, float(loss_sum))
+                self._save_last()
+                save_at += every
             if self._reached_limits(started):
                 self.should_stop = True
                 break
         if bad := watch.poll():
             raise self._non_finite(bad)
-        return float(loss_sum) / max(seen, 1)
+        total_loss = float(loss_sum)  # waits for the device: the epoch's timing ends here
+        self.progress = EpochProgress(seen, total_loss)
+        last = seen == _full_length(loader)  # the loader's final batch may be partial
+        rows = rows_trained(
+            seen - start, batch, ends_epoch=last, batch_size=getattr(loader, "batch_size", None)
+        )
+        return total_loss / max(seen, 1), rows
+
+    def _stop_within_epoch(self, module: TrainingModule, val_loader: Any, metrics: dict[str, float]) -> None:
+        """Save the position the loop stopped at; raise on a signal, else score the weights once.
+
+        After max_steps or max_time the run still ends with validation metrics, but no epoch
+        hook or epoch schedule runs and no epoch is counted: the saved state is exactly the one a
+        run that never stopped had at this step.
+
+        Raises:
+            Preempted: the stop came from SIGTERM or SIGINT.
+        """
+        signum = self._preemption.signum
+        path = self._save_last(always=bool(signum))
+        if signum:
+            log.warning("Stopped by signal %d at step %d; saved %s.", signum, self.global_step, path)
+            raise Preempted(signum, path)
+        if val_loader is not None:
+            metrics.update(self._evaluate(module, val_loader, "val"))
+        self.callback_metrics = metrics
+        fraction = self.progress.batch / self.num_training_batches
+        self.history.append({"epoch": self.current_epoch + fraction, "step": self.global_step, **metrics})
+        self.log_metrics(metrics, step=self.global_step)
+
+    def _save_last(self, *, always: bool = True) -> Path | None:
+        """Write ``last.ckpt`` (where ModelCheckpoint keeps it) at the current position.
+
+        Args:
+            always: save even when no ModelCheckpoint asks for ``last.ckpt`` and no periodic
+                saving is on (a signal, a periodic save); never in a fast_dev_run.
+        """
+        callback = self.checkpoint_callback
+        wanted = always or self.checkpoint_every_n_steps > 0 or (callback is not None and callback.save_last)
+        if self.fast_dev_run or not wanted:
+            return None
+        if callback is not None:
+            return callback.write_last(self)
+        return self.save_checkpoint(self.default_root_dir / "checkpoints" / "last.ckpt")
 
     def _optimizer_step(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
         scaler = self.grad_scaler
@@ -363,7 +495,7 @@ class Trainer:
         loader = self._loader(getattr(datamodule, f"{stage}_dataloader")())
         if loader is None:
             raise UserError(f"The data has no {stage} split; set data.{stage}_fraction above 0.")
-        with deterministic_algorithms(self.deterministic):
+        with self._switches():
             return self._evaluate(module, loader, stage)
 
     def _prepare(self, module: TrainingModule, ckpt_path: str | Path | None) -> None:
@@ -430,7 +562,8 @@ class Trainer:
             return int(limit) if not isinstance(limit, float) else 2**62
         return _limit(total, self.limits[stage])
 
-    def _restore(self, module: TrainingModule, state: dict[str, Any], *, full: bool) -> None:
+    def _restore(self, module: TrainingModule, state: dict[str, Any], *, full: bool) -> float:
+        """Load ``state`` (the weights only unless ``full``); return the fitting time it had taken."""
         try:
             module.model.load_state_dict(state["model"])
         except RuntimeError as exc:
@@ -440,7 +573,11 @@ class Trainer:
             ) from exc
         self.config = self.config or state["config"] or None
         if not full:
-            return
+            return 0.0
+        progress = state["progress"]
+        self.progress = EpochProgress.from_state(
+            progress, batches_per_epoch=self.num_training_batches, accumulate=self.accumulate_grad_batches
+        )
         if self.optimizer is not None and state["optimizer"]:
             self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler_spec is not None and state["scheduler"]:
@@ -455,6 +592,7 @@ class Trainer:
             if hasattr(cb, "load_state_dict") and _state_key(cb) in saved:
                 cb.load_state_dict(saved[_state_key(cb)])
         restore_rng_state(state["rng"])
+        return float(progress.get("elapsed", 0.0))
 
     @staticmethod
     def _restore_scheduler(scheduler: Any, saved: dict[str, Any]) -> None:
@@ -473,6 +611,15 @@ class Trainer:
                     "with the trainer.max_epochs the run started with, or start a new run from the weights."
                 )
         scheduler.load_state_dict(saved)
+
+    @contextmanager
+    def _switches(self) -> Iterator[None]:
+        """Deterministic kernels, cuDNN autotuning and TF32 as configured; restored on exit."""
+        with (
+            deterministic_algorithms(self.deterministic),
+            backend_switches(cudnn_benchmark=self.cudnn_benchmark, tf32=self.tf32),
+        ):
+            yield
 
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:

@@ -43,8 +43,9 @@ class LearningRateMonitor(Callback):
             trainer.log_metrics(rates, step=trainer.global_step)
 
     def on_train_epoch_start(self, trainer: Trainer, module: TrainingModule) -> None:
-        # Recorded before the epoch runs: the rate the epoch is trained with.
-        if self.logging_interval == "epoch":
+        # Recorded before the epoch runs: the rate the epoch is trained with. An epoch resumed
+        # in the middle had its rate recorded when it began (the store holds each step once).
+        if self.logging_interval == "epoch" and trainer.progress.batch == 0:
             self._record(trainer)
 
     def on_train_batch_end(self, trainer: Trainer, module: TrainingModule, loss: Any) -> None:

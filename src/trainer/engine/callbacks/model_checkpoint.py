@@ -107,9 +107,14 @@ class ModelCheckpoint(Callback):
         if self.monitor is not None and self.save_top_k != 0:
             self._save_top_k(trainer, directory, metrics)
         if self.save_last:
-            last = directory / "last.ckpt"
-            trainer.save_checkpoint(last)
-            self.last_model_path = str(last)
+            self.write_last(trainer)
+
+    def write_last(self, trainer: Trainer) -> Path:
+        """Save ``last.ckpt``, the file to resume from; the Trainer also calls it within epochs."""
+        last = self._directory(trainer) / "last.ckpt"
+        # Recorded first, so the checkpoint's own callback state names the file it is in.
+        self.last_model_path = str(last)
+        return trainer.save_checkpoint(last)
 
     def _save_top_k(self, trainer: Trainer, directory: Path, metrics: dict[str, float]) -> None:
         assert self.monitor is not None

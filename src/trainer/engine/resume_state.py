@@ -1,0 +1,89 @@
+"""Where a run stands inside an epoch, and how a loader is put back there.
+
+A checkpoint written between two optimizer steps records how many of the epoch's batches were
+trained on and the running sum of their losses (so the epoch's ``train/loss`` comes out the same).
+A resume sets the loader to the same epoch, whose order depends on ``(seed, epoch)`` only, and
+starts it at the next batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from trainer.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpochProgress:
+    """Position within the current epoch.
+
+    Attributes:
+        batch: batches of the epoch already trained on (0: at the epoch's start).
+        loss_sum: sum of those batches' losses.
+    """
+
+    batch: int = 0
+    loss_sum: float = 0.0
+
+    def state_dict(self, *, batches_per_epoch: int, accumulate: int, elapsed: float) -> dict[str, Any]:
+        """The checkpoint's ``progress``, with what a resume checks it against."""
+        return {
+            "batch": self.batch,
+            "loss_sum": self.loss_sum,
+            "batches_per_epoch": batches_per_epoch,
+            "accumulate": accumulate,
+            "elapsed": elapsed,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], *, batches_per_epoch: int, accumulate: int) -> EpochProgress:
+        """Read ``progress`` back, refusing a position this run's loader cannot continue from.
+
+        Raises:
+            UserError: the epoch has another number of batches, or the position falls inside an
+                accumulation window of this run (a resume happens at optimizer-step boundaries).
+        """
+        batch = int(state.get("batch", 0))
+        if batch == 0:
+            return cls()
+        saved_batches = int(state.get("batches_per_epoch", batches_per_epoch))
+        if saved_batches != batches_per_epoch:
+            raise UserError(
+                f"The checkpoint stopped at batch {batch} of an epoch of {saved_batches} batches; this "
+                f"run's epoch has {batches_per_epoch}. Resume with the data.batch_size, "
+                "trainer.limit_train_batches and data the run started with."
+            )
+        if batch % accumulate and batch != batches_per_epoch:
+            raise UserError(
+                f"The checkpoint stopped after batch {batch}, inside an accumulation window of "
+                f"trainer.accumulate_grad_batches={accumulate}; resume with "
+                f"trainer.accumulate_grad_batches={state.get('accumulate', '<the original value>')}."
+            )
+        return cls(batch=batch, loss_sum=float(state.get("loss_sum", 0.0)))
+
+
+def position_loader(loader: Any, epoch: int, start: int) -> int:
+    """Put ``loader`` at batch ``start`` of ``epoch``; return the batches the caller must still skip.
+
+    Loaders of this project (``TensorBatches``, ``EpochDataLoader``, ``AugmentedBatches``) take
+    ``set_epoch`` and ``start_at`` and skip without producing anything. A torch sampler with
+    ``set_epoch`` (``DistributedSampler``) gets the epoch. Any other loader is read and its first
+    ``start`` batches thrown away, which is exact only when its order is the same every epoch or
+    a function of the epoch.
+    """
+    if hasattr(loader, "set_epoch"):
+        loader.set_epoch(epoch)  # batch order depends on (seed, epoch) only
+    sampler = getattr(loader, "sampler", None)
+    if sampler is not None and hasattr(sampler, "set_epoch") and not hasattr(loader, "set_epoch"):
+        sampler.set_epoch(epoch)
+    if start == 0:
+        return 0
+    if hasattr(loader, "start_at"):
+        loader.start_at(start)
+        return 0
+    log.info("The training loader cannot start mid-epoch; reading and skipping its first %d batches.", start)
+    return start
