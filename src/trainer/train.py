@@ -24,6 +24,7 @@ from trainer.build import (
     build_module,
     build_trainer,
     count_parameters,
+    data_shape_arguments,
 )
 from trainer.config.compose import ComposedConfig
 from trainer.config.validate import validate_config
@@ -257,7 +258,9 @@ def _record_end(
     figure_paths = make_figures(run_dir, trainer, module, datamodule)
     record_run_files(logger, run_dir, trainer, figure_paths)
     if logger.records_model:
-        model_dir = package_model(run_dir, module, datamodule, (trainer.config or {})["model"])
+        model_config = (trainer.config or {})["model"]
+        shape = data_shape_arguments(str(model_config["_target_"]), datamodule)
+        model_dir = package_model(run_dir, module, datamodule, model_config, shape_arguments=shape)
         if model_dir is not None:  # None: the data has no raw-row packaging (images, series, texts)
             result.model_uri = logger.log_model(model_dir, step=trainer.global_step)
 

@@ -25,7 +25,7 @@ EXPECTED_CHOICES = {  # what each preset picks, read from conf/experiment/*.yaml
     "fraud_oracle_mlp": {"data": "fraud_oracle", "model": "mlp"},
     "synthetic_autoencoder": {"data": "synthetic_classification", "model": "autoencoder"},
     "fraud_autoencoder": {"data": "fraud_claims", "model": "autoencoder"},
-    "fraud_weighted": {"data": "fraud_claims", "model": "mlp"},
+    "fraud_weighted": {"data": "fraud_claims", "model": "tabular_embedding"},
     "digits_cnn": {"data": "digits_images", "model": "cnn"},
     "fashion_mnist_cnn": {"data": "fashion_mnist", "model": "cnn"},
     "temperature_gru": {"data": "temperature_synthetic", "model": "gru"},

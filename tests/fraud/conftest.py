@@ -14,7 +14,8 @@ import torch
 
 FRAUD_ORACLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "fraud_oracle.csv"
 
-#: Overrides that keep a study small and fast: 1,200 rows at 10% fraud, 3 epochs, no progress bar.
+#: Overrides that keep a study small and fast: 1,200 rows at 10% fraud, 3 epochs, one network per
+#: approach, no progress bar.
 FAST = [
     "data.source.n_samples=1200",
     "data.source.fraud_rate=0.1",
@@ -22,6 +23,7 @@ FAST = [
     "trainer.accelerator=cpu",
     "callbacks.progress=null",
     "fraud.patience=2",
+    "fraud.ensemble=1",  # one network per approach; test_tabular_embedding runs an ensemble
     "fraud.explain.n_repeats=1",
     "fraud.references.hgb_max_iter=30",
     "fraud.references.isolation_forest_trees=30",

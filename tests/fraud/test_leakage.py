@@ -44,8 +44,11 @@ def test_no_synthetic_row_reaches_validation_or_test(
     seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     real = approaches._network_data
 
-    def spy(data_: StudyData, train: tuple[torch.Tensor, torch.Tensor]) -> approaches.ArraysDataModule:
-        module = real(data_, train)  # the real datamodule; the spy only records what the Trainer gets
+    def spy(
+        data_: StudyData, train: tuple[torch.Tensor, torch.Tensor], *, seed: int | None = None
+    ) -> approaches.ArraysDataModule:
+        # The real datamodule; the spy only records what the Trainer gets.
+        module = real(data_, train, seed=seed)
         seen.update(module.splits)
         return module
 

@@ -116,3 +116,38 @@ def test_ensemble_must_be_positive(tmp_path: Path) -> None:
             compose_config(study_overrides(tmp_path, "fraud.ensemble=0"), config_name="fraud"),
             print_table=False,
         )
+
+
+def test_the_packaged_embedding_model_reloads_and_scores_raw_rows(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The pyfunc package rebuilds the network with the same data-derived arguments as the run."""
+    import mlflow
+
+    from trainer.config import compose_config
+    from trainer.train import train
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = train(
+        compose_config(
+            [
+                "experiment=fraud_weighted",
+                "trainer.max_epochs=1",
+                "trainer.accelerator=cpu",
+                "callbacks.progress=null",
+                f"logger.tracking_uri={uri}",
+                f"paths.runs_dir={tmp_path / 'runs'}",
+            ]
+        )
+    )
+    assert result.model_uri is not None
+    mlflow.set_tracking_uri(uri)
+    try:
+        model = mlflow.pyfunc.load_model(result.model_uri)
+    finally:
+        mlflow.set_tracking_uri("")
+    from trainer.fraud.claims import ClaimsSource
+
+    rows = ClaimsSource(n_samples=200, random_state=1).load().head(6)
+    predictions = model.predict(rows.drop(columns=["fraud"]))
+    assert list(predictions.columns) == ["probability", "prediction"]
+    assert predictions["probability"].between(0, 1).all()

@@ -25,9 +25,22 @@ log = logging.getLogger(__name__)
 
 
 def package_model(
-    run_dir: Path, module: TrainingModule, datamodule: DataModule, model_config: dict[str, Any]
+    run_dir: Path,
+    module: TrainingModule,
+    datamodule: DataModule,
+    model_config: dict[str, Any],
+    *,
+    shape_arguments: dict[str, Any],
 ) -> Path | None:
     """Save the network and its preprocessing in ``run_dir/model``; it scores raw table rows.
+
+    Args:
+        run_dir: the run folder.
+        module: the trained module.
+        datamodule: the run's data (its fitted preprocessing travels with the model).
+        model_config: the resolved ``model`` config the network was built from.
+        shape_arguments: what the build took from the data to make the network
+            (``in_features``, ``categorical_cardinalities`` ...), so the package rebuilds it alike.
 
     Returns:
         The model folder, or ``None`` for data other than a table (nothing is written).
@@ -50,7 +63,7 @@ def package_model(
     sample = datamodule.splits_["test"] if len(datamodule.splits_["test"]) else datamodule.splits_["train"]
     example = sample[datamodule.raw_feature_columns_].head(5).reset_index(drop=True)
     kwargs = {k: v for k, v in model_config.items() if not k.startswith("_")}
-    kwargs["in_features"] = datamodule.num_features
+    kwargs.update(shape_arguments)
     kwargs["out_features"] = _output_width(module.model)
     spec = {"target": model_config["_target_"], "kwargs": kwargs}
     return save_pyfunc_model(
