@@ -130,8 +130,9 @@ def test_a_run_stopped_mid_epoch_and_resumed_ends_like_an_uninterrupted_one(sig,
     resumed_at = state["global_step"]
     after = {k for k in expected_points if k[1] > resumed_at}
     assert after <= set(got), "every point after the checkpoint"
-    if sig == signal.SIGTERM:  # a clean stop delivered everything it had logged
-        assert got == expected_points
-    # After kill -9, points logged before the checkpoint but not yet journaled by the writer
-    # thread are lost: the replay starts after the checkpoint's step (see the report: the
-    # tracking layer needs a journal flush at checkpoint time).
+    # Nothing missing either, after kill -9 too: the logger journals what it holds before every
+    # checkpoint is written, and the resume delivers it. (perf/* are wall-clock values.)
+    def stable(points: dict) -> dict:  # type: ignore[type-arg]
+        return {k: v for k, v in points.items() if not k[0].startswith("perf/")}
+
+    assert stable(got) == stable(expected_points)

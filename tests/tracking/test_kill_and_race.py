@@ -143,4 +143,8 @@ def test_killed_runs_resumed_or_uploaded_hold_every_point_once(
     duplicates = {k: v for k, v in got.items() if len(v) > 1}
     assert duplicates == {}, "every (key, step) once"
     assert set(got) == set(expected), f"missing {sorted(set(expected) - set(got))[:5]}"
-    assert got == expected, "the replay produced the same values"
+    # perf/* are wall-clock measurements (samples per second): present once, values differ by nature.
+    same = {k: v for k, v in got.items() if not k[0].startswith("perf/")}
+    assert same == {k: v for k, v in expected.items() if not k[0].startswith("perf/")}, (
+        "the replay produced the same values"
+    )

@@ -248,6 +248,9 @@ class Trainer:
         """Write the whole training state to ``path`` (see ``engine.checkpoint``)."""
         if self._module is None:
             raise RuntimeError("save_checkpoint needs a module: call fit first")
+        # A resume replays only what comes after this checkpoint: what was logged before it
+        # must be on disk before the checkpoint is.
+        self.logger.persist()
         spec = self.scheduler_spec
         state = {
             "model": self._module.model.state_dict(),

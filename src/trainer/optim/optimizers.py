@@ -7,7 +7,10 @@ model's parameters. torch itself checks only some settings, and only once traini
 made); others it takes silently and then diverges (momentum 1.5, betas of 1, eps of 0).
 
 Each factory has the signature of its torch class without ``params``, so the config checks
-(unknown keys, wrong types) read it as they would read torch's; defaults stay torch's own.
+(unknown keys, wrong types) read it as they would read torch's; defaults stay torch's own. That
+includes torch's implementation switches, ``foreach`` and, for SGD, Adagrad, Adam and AdamW,
+``fused`` (one kernel for the whole step, on CPU and CUDA): ``optimizer.fused=true`` passes
+straight through (measured in ``experiments/performance/README.md``).
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ RANGES: dict[str, Range] = {
     "momentum_decay": Range(0, usual="0.004"),
 }
 BETA = Range(0, 1, usual="[0.9,0.999]")
+#: torch's switches between implementations of one algorithm (the same step, other kernels).
+IMPLEMENTATION_SWITCHES = ("foreach", "fused")
 
 
 def check_settings(settings: dict[str, Any]) -> None:
@@ -80,6 +85,19 @@ def check_settings(settings: dict[str, Any]) -> None:
             _check_betas(value)
         elif key in RANGES and value is not None:
             _check_number(key, value, RANGES[key])
+    for key in IMPLEMENTATION_SWITCHES:
+        value = settings.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(
+                f"{PREFIX}.{key}={value!r} must be true, false or null (null lets torch choose). "
+                f"Fix: {PREFIX}.{key}=true"
+            )
+    if settings.get("fused") and settings.get("foreach"):
+        raise ConfigError(
+            f"{PREFIX}.fused=true and {PREFIX}.foreach=true cannot both be on: fused runs the whole step "
+            f"as one kernel, foreach as batched ones. Fix: {PREFIX}.foreach=null (keep fused) or "
+            f"{PREFIX}.fused=null."
+        )
     if settings.get("nesterov") and (settings.get("momentum", 0) <= 0 or settings.get("dampening", 0) != 0):
         raise ConfigError(
             f"{PREFIX}.nesterov=true needs momentum above 0 and no dampening (momentum="

@@ -64,6 +64,10 @@ class Logger(ABC):
     def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
         """Store a file or a folder with the run (under ``artifact_path`` when given)."""
 
+    def persist(self) -> None:
+        """Make every record logged so far survive a kill of this process (before a checkpoint)."""
+        return None
+
     @abstractmethod
     def finalize(self, status: str) -> None:
         """Flush everything and close the run; ``status`` is FINISHED, FAILED or KILLED."""

@@ -86,6 +86,7 @@ class BatchWriter:
         self._pending: list[Record] = []  # journaled, not yet delivered
         self._in_flight: list[Record] = []  # what close() hands back if a send never returns
         self._lock = threading.Lock()
+        self._journal_lock = threading.Lock()
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._deadline = float("inf")
@@ -151,13 +152,27 @@ class BatchWriter:
                 if not ok:
                     backoff = min(backoff, 1.0)  # while closing, retry often until the deadline
 
+    def persist(self) -> None:
+        """Journal every record added so far, now, on the calling thread (not sent yet).
+
+        Called before a checkpoint is written: a process killed after the checkpoint must not
+        lose points logged before it, since a resume replays only what comes after it.
+        """
+        self._journal_incoming()
+
+    def _journal_incoming(self) -> None:
+        # One appender at a time, so the journal keeps the order the records were added in.
+        with self._journal_lock:
+            with self._lock:
+                new, self._incoming = self._incoming, []
+            if new and self._journal is not None:
+                self._journal.append(new)  # durable before the first attempt to send
+            with self._lock:
+                self._pending.extend(new)
+
     def _deliver(self) -> bool:
+        self._journal_incoming()
         with self._lock:
-            new, self._incoming = self._incoming, []
-        if new and self._journal is not None:
-            self._journal.append(new)  # durable before the first attempt to send
-        with self._lock:
-            self._pending.extend(new)
             batch, self._pending = self._pending, []
             self._in_flight = list(batch)
         try:

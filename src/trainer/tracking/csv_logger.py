@@ -70,6 +70,9 @@ class CSVLogger(Logger):
         else:
             shutil.copy2(source, target)
 
+    def persist(self) -> None:
+        self.flush()
+
     def flush(self) -> None:
         if not self._rows:
             return

@@ -444,6 +444,11 @@ class MLflowLogger(Logger):
             self._slow.pop(0)
         return results
 
+    def persist(self) -> None:
+        """Journal what is still queued (a checkpoint is about to be written)."""
+        if self._writer is not None:
+            self._writer.persist()
+
     # ---------------------------------------------------------------- end
     def finalize(self, status: str) -> None:
         """Deliver everything and close the run with ``status``; what the store did not take
