@@ -26,6 +26,7 @@ from trainer.tasks import (
     ReconstructionObjective,
     RegressionObjective,
 )
+from trainer.tracking.base import Logger
 
 KINDS = ("binary", "multiclass", "regression", "reconstruction")
 NUM_CLASSES = 3
@@ -149,8 +150,8 @@ def make_module(
     )
 
 
-class MemoryLogger:
-    """A real, in-memory implementation of the Logger protocol: keeps every point it is sent."""
+class MemoryLogger(Logger):
+    """A real, in-memory implementation of the Logger interface: keeps every point it is sent."""
 
     def __init__(self) -> None:
         self.points: list[tuple[int, str, float]] = []
@@ -159,7 +160,22 @@ class MemoryLogger:
     def run_id(self) -> str | None:
         return "memory-run"
 
+    def start(
+        self,
+        *,
+        run_name: str,
+        run_dir: Path,
+        resume_run_id: str | None = None,
+        parent_run_id: str | None = None,
+        resume_step: int | None = None,
+        resume_from: Path | None = None,
+    ) -> None:
+        return None
+
     def log_hyperparams(self, params: dict[str, Any]) -> None:
+        return None
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
         return None
 
     def log_metrics(self, metrics: dict[str, float], *, step: int) -> None:
