@@ -81,8 +81,8 @@ WARMUP_STEPS = 30
 
 
 # ---------------------------------------------------------------------- the naive contender
-class NaiveMLflowLogger:
-    """The ``Logger`` protocol done the obvious way: one synchronous store call per value."""
+class NaiveMLflowLogger(Logger):
+    """The ``Logger`` interface done the obvious way: one synchronous store call per value."""
 
     def __init__(self, *, tracking_uri: str, experiment_name: str) -> None:
         self.client = MlflowClient(tracking_uri=tracking_uri)
@@ -93,7 +93,16 @@ class NaiveMLflowLogger:
     def run_id(self) -> str | None:
         return self._run_id
 
-    def start(self, *, run_name: str, run_dir: Path, resume_run_id: str | None = None) -> None:
+    def start(
+        self,
+        *,
+        run_name: str,
+        run_dir: Path,
+        resume_run_id: str | None = None,
+        parent_run_id: str | None = None,
+        resume_step: int | None = None,
+        resume_from: Path | None = None,
+    ) -> None:
         if resume_run_id:
             self._run_id = resume_run_id
             return
