@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
+
+# The tests import their shared process helpers as `sweep_helpers` (tests/ is not a package).
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture

@@ -126,5 +126,5 @@ def test_auto_direction_follows_each_named_metric_not_the_spaces_default() -> No
 def test_refine_on_a_memory_storage_is_refused_before_any_trial() -> None:
     from trainer.sweep.stages import run_sweep
 
-    with pytest.raises(ConfigError, match="sweep.refine=true needs a storage"):
+    with pytest.raises(ConfigError, match=r"sweep.refine=true needs a storage"):
         run_sweep(["hparams_search=mlp", "sweep.storage=memory", "sweep.refine=true", "logger=none"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import socket
@@ -144,10 +145,10 @@ def test_bad_input_stops_before_the_first_trial(
 
 
 @pytest.mark.slow
-def test_multi_objective_gives_a_pareto_front(base: list[str], storage: str) -> None:
+def test_multi_objective_gives_a_pareto_front(base: list[str], storage: str, tmp_path: Path) -> None:
     out = io.StringIO()
     args = [
-        *SMALL,
+        *SMALL[:-1],  # with the plots: the parent run gets the Pareto front
         "sweep.n_trials=3",
         "sweep.sampler=nsga2",
         "sweep.pruner=none",
@@ -160,6 +161,10 @@ def test_multi_objective_gives_a_pareto_front(base: list[str], storage: str) -> 
     [result] = run_sweep(args, stream=out)
     assert result.counts["COMPLETE"] == 3 and len(result.best_values or []) == 2
     assert "Pareto front" in out.getvalue()
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    [parent] = [r for r in _runs(tmp_path) if r.data.tags.get("sweep.role") == "parent"]
+    images = {Path(f.path).name for f in client.list_artifacts(parent.info.run_id, "plots")}
+    assert {"pareto_front.png", "optimization_history.png"} <= images
 
 
 @pytest.mark.slow
@@ -228,8 +233,9 @@ def _postgres() -> str | None:
     url = os.environ.get("TRAINER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
     try:
         socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-        import psycopg2  # noqa: F401
-    except (OSError, ImportError):
+    except OSError:
+        return None
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is None:
         return None
     return url
 
@@ -238,7 +244,9 @@ def _postgres() -> str | None:
 def test_postgres_worker_processes_total_is_exact(base: list[str], tmp_path: Path) -> None:
     url = _postgres()
     if url is None:
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432 (or psycopg2 is not installed)")
+        pytest.skip(
+            "PostgreSQL is not reachable at 127.0.0.1:5432, or no driver: pip install -e '.[postgres]'"
+        )
     name = f"pg_{tmp_path.name}"[-60:]
     args = [
         *SMALL,

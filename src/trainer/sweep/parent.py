@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from trainer.build import build_logger
 from trainer.redact import redact
@@ -44,13 +44,16 @@ def open_parent(
         run_dir: the parent run's local folder.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = cfg.copy()
+    with open_dict(cfg):  # loggers that write into the run folder (csv) write into the study's
+        cfg.paths.run_dir = str(run_dir)
     logger = build_logger(cfg)
     existing = study.user_attrs.get(PARENT_ATTR)
     logger.start(run_name=settings.study_name, run_dir=run_dir, resume_run_id=existing or None)
     if existing:
         return logger
-    if logger.run_id:
-        study.set_user_attr(PARENT_ATTR, logger.run_id)
+    # Set even without a tracked run, so that processes waiting for it (wait_for_parent) go on.
+    study.set_user_attr(PARENT_ATTR, logger.run_id or "")
     params: dict[str, Any] = {
         f"sweep.{k}": v if not isinstance(v, dict | list | tuple) else json.dumps(v)
         for k, v in settings.to_dict().items()

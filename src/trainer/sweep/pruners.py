@@ -11,10 +11,12 @@ from trainer.errors import ConfigError
 
 PRUNERS = ("median", "percentile", "hyperband", "successive_halving", "threshold", "none")
 
-#: Defaults that suit short epoch-level curves: a few trials and epochs before judging.
+#: Defaults that suit short epoch-level curves: a few trials and epochs before judging. Steps are
+#: epochs counted from 1 and Optuna's earliest prune is at ``step == n_warmup_steps``: 2 never
+#: judges a trial on its first, noisiest epoch.
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "median": {"n_startup_trials": 3, "n_warmup_steps": 1},
-    "percentile": {"percentile": 25.0, "n_startup_trials": 3, "n_warmup_steps": 1},
+    "median": {"n_startup_trials": 3, "n_warmup_steps": 2},
+    "percentile": {"percentile": 25.0, "n_startup_trials": 3, "n_warmup_steps": 2},
     "hyperband": {"min_resource": 1, "reduction_factor": 3},
     "successive_halving": {"min_resource": 1, "reduction_factor": 3},
     "threshold": {},

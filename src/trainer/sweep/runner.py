@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Sequence
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
 from trainer.config.compose import compose_config
-from trainer.errors import ConfigError, UserError
+from trainer.errors import ConfigError
 from trainer.redact import redact
+from trainer.sweep.isolation import isolated_trial
 from trainer.sweep.parent import PARENT_ATTR, close_parent, open_parent
 from trainer.sweep.plots import write_plots
 from trainer.sweep.pruners import build_pruner
@@ -33,7 +36,19 @@ from trainer.sweep.samplers import build_sampler, grid_size
 from trainer.sweep.settings import SweepSettings
 from trainer.sweep.space import SearchSpace
 from trainer.sweep.storage import is_memory, open_storage
-from trainer.sweep.trials import SURPLUS_ATTR, counted_trials, is_surplus, state_counts
+from trainer.sweep.trials import (
+    INTERRUPTED_ATTR,
+    SURPLUS_ATTR,
+    WORKER_ATTR,
+    check_failures,
+    counted_trials,
+    is_surplus,
+    recover_abandoned,
+    requeue,
+    state_counts,
+    waits_on,
+    worker_identity,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +95,22 @@ def quiet_optuna() -> Any:
 
 
 def create_study(settings: SweepSettings, space: SearchSpace, *, worker: int = 0) -> optuna.Study:
-    """Create the study or load it by name from its storage (``load_if_exists``).
+    """Create the study or load it by name from its storage.
+
+    Raises:
+        ConfigError: the stored study optimizes other directions than the settings ask for.
+    """
+    return open_study(settings, space, worker=worker)[0]
+
+
+def open_study(settings: SweepSettings, space: SearchSpace, *, worker: int = 0) -> tuple[optuna.Study, bool]:
+    """Create the study, or load it when it exists, and say which happened.
+
+    Of several ``trainer sweep`` processes started together on one storage (several machines),
+    exactly one creates the study: that one opens the parent run, the others wait for its id.
+
+    Returns:
+        The study and whether this call created it.
 
     Raises:
         ConfigError: the stored study optimizes other directions than the settings ask for.
@@ -100,14 +130,31 @@ def create_study(settings: SweepSettings, space: SearchSpace, *, worker: int = 0
     pruner = build_pruner(
         settings.pruner, options=settings.pruner_options, multi_objective=settings.multi_objective
     )
-    study = optuna.create_study(
-        storage=storage,
-        study_name=settings.study_name,
-        directions=[optuna.study.StudyDirection[d.upper()] for d in settings.directions],
-        sampler=sampler,
-        pruner=pruner,
-        load_if_exists=True,
-    )
+    try:
+        study = optuna.create_study(
+            storage=storage,
+            study_name=settings.study_name,
+            directions=[optuna.study.StudyDirection[d.upper()] for d in settings.directions],
+            sampler=sampler,
+            pruner=pruner,
+        )
+        created = True
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(
+            study_name=settings.study_name, storage=storage, sampler=sampler, pruner=pruner
+        )
+        created = False
+        if seed is not None:
+            # A seeded sampler would repeat the samples of the process that started the study
+            # (a resumed sweep, another machine, a local worker): one that joins gets its own seed.
+            study.sampler = build_sampler(
+                settings.sampler,
+                space=space,
+                seed=seed + len(study.trials) + os.getpid(),
+                options=settings.sampler_options,
+                grid_points=settings.grid_points,
+                multi_objective=settings.multi_objective,
+            )
     stored = [d.name.lower() for d in study.directions]
     if stored != list(settings.directions):
         raise ConfigError(
@@ -115,7 +162,16 @@ def create_study(settings: SweepSettings, space: SearchSpace, *, worker: int = 0
             f"not {list(settings.directions)}; "
             "pick another sweep.study_name or the same metrics and directions."
         )
-    return study
+    return study, created
+
+
+def wait_for_parent(study: optuna.Study, *, timeout: float = 60.0) -> None:
+    """Wait until the process that created ``study`` has recorded its parent run (or that it has
+    none), so that processes started together share one parent run. A study with trials has
+    passed that point (or predates the attribute): no wait."""
+    deadline = time.monotonic() + timeout
+    while PARENT_ATTR not in study.user_attrs and not study.trials and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 def effective_n_trials(settings: SweepSettings, space: SearchSpace) -> int:
@@ -157,47 +213,70 @@ class TrialRunner:
         self.deadline = deadline
         self.reporter = reporter
         self.n_trials = effective_n_trials(settings, space)
-        self.failures = 0
 
     def run(self) -> None:
         """Run trials until the budget, the deadline or ``max_failures`` stops it.
 
+        Trials left RUNNING by a dead worker are failed and retried first; when the budget is
+        taken but trials still run elsewhere, it waits for them (one may die and need its retry
+        run here).
+
         Raises:
-            UserError: ``max_failures`` trials failed; the message gives the last reason.
+            UserError: the study holds ``max_failures`` failed trials (all workers and runs of
+                the sweep together); the message gives the last reason.
         """
+        heartbeat = is_heartbeat_enabled(self.study._storage)
         with quiet_optuna():
             while True:
                 if self.deadline is not None and time.monotonic() >= self.deadline:
                     break
+                recover_abandoned(self.study)
                 trials = self.study.get_trials(deepcopy=False)
-                if len(counted_trials(trials)) >= self.n_trials:
+                check_failures(trials, self.settings.max_failures)
+                counted = counted_trials(trials)
+                queued = any(t.state == TrialState.WAITING for t in counted)
+                if len(counted) >= self.n_trials and not queued:
+                    running = [t for t in counted if t.state == TrialState.RUNNING]
+                    if any(waits_on(t, heartbeat=heartbeat) for t in running):
+                        time.sleep(self.poll_seconds)
+                        continue
                     break
                 numbers: list[int] = []
-                self.study.optimize(
-                    functools.partial(self.objective, numbers=numbers),
-                    n_trials=1,
-                    catch=(Exception,),
-                    gc_after_trial=True,
-                )
+                try:
+                    self.study.optimize(
+                        functools.partial(self.objective, numbers=numbers),
+                        n_trials=1,
+                        catch=(Exception,),
+                        gc_after_trial=True,
+                    )
+                except KeyboardInterrupt:
+                    self._requeue_interrupted(numbers)
+                    raise
                 if not numbers:
                     break  # the sampler stopped the study (a finished grid)
-                frozen = next(t for t in self.study.get_trials(deepcopy=False) if t.number == numbers[0])
+                frozen = self._trial(numbers[0])
                 if frozen.user_attrs.get(SURPLUS_ATTR):
                     break
                 self.reporter.line(self.study, frozen)
-                self._count_failure(frozen)
 
-    def _count_failure(self, frozen: FrozenTrial) -> None:
-        if frozen.state != TrialState.FAIL:
+    @property
+    def poll_seconds(self) -> float:
+        """How often to look again while other workers' trials run."""
+        return float(min(2.0, max(0.2, self.settings.heartbeat_interval / 2)))
+
+    def _trial(self, number: int) -> FrozenTrial:
+        storage = self.study._storage
+        trial_id = storage.get_trial_id_from_study_id_trial_number(self.study._study_id, number)
+        return storage.get_trial(trial_id)
+
+    def _requeue_interrupted(self, numbers: list[int]) -> None:
+        """Ctrl-C: Optuna has recorded the trial as FAIL; queue it again so that re-running the
+        sweep runs it (an interruption is not a failure of the trial and does not count as one)."""
+        if not numbers:
             return
-        self.failures += 1
-        limit = self.settings.max_failures
-        if limit is not None and self.failures >= limit:
-            raise UserError(
-                f"{self.failures} trials failed (sweep.max_failures={limit}); the last one: "
-                f"{frozen.user_attrs.get('fail_reason', 'no reason recorded')}. "
-                "Fix it, or raise sweep.max_failures."
-            )
+        frozen = self._trial(numbers[0])
+        if frozen.state == TrialState.FAIL and frozen.user_attrs.get(INTERRUPTED_ATTR):
+            requeue(self.study, frozen, reason="interrupted")
 
     def objective(self, trial: optuna.Trial, *, numbers: list[int]) -> float | list[float]:
         """Sample, compose, train, and return the monitored metric(s)."""
@@ -207,6 +286,7 @@ class TrialRunner:
         if is_surplus(self.study.get_trials(deepcopy=False), trial.number, n_trials=self.n_trials):
             trial.set_user_attr(SURPLUS_ATTR, True)  # another worker took the last ticket
             raise optuna.TrialPruned("surplus")
+        trial.set_user_attr(WORKER_ATTR, worker_identity())
         values = self.space.sample(trial)
         overrides = self.space.overrides(values)
         trial.set_user_attr("overrides", overrides)
@@ -219,9 +299,15 @@ class TrialRunner:
         )
         try:
             composed = compose_config([*self.base_overrides, *overrides, f"run_name={name}"])
-            result = train(composed, callbacks=[pruning], parent_run_id=self.parent_run_id)
+            with isolated_trial():
+                result = train(composed, callbacks=[pruning], parent_run_id=self.parent_run_id)
         except optuna.TrialPruned:
             trial.set_user_attr("pruned_epoch", pruning.pruned_epoch)
+            trial.set_user_attr("epochs", pruning.last_epoch)
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr(INTERRUPTED_ATTR, True)  # queued again, not a failure of the trial
+            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C); queued again")
             raise
         except Exception as exc:
             trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}"[:2000])
@@ -282,7 +368,9 @@ def _run_study(
         raise ConfigError(
             "sweep.n_jobs > 1 needs a shared storage: set sweep.storage=journal:<file> or an RDB URL."
         )
-    study = create_study(settings, space)
+    study, created = open_study(settings, space)
+    if not created:
+        wait_for_parent(study)
     study.set_user_attr("space", space.to_dict())
     study.set_user_attr("base_overrides", list(base_overrides))
     for key, value in (study_attrs or {}).items():
@@ -315,6 +403,7 @@ def _run_study(
             from trainer.sweep.workers import run_workers
 
             run_workers(settings, space, base_overrides, parent_id)
+            check_failures(study.get_trials(deepcopy=False), settings.max_failures)
         status = "FINISHED"
     except KeyboardInterrupt:
         status = "KILLED"

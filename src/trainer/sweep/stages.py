@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from trainer.config.compose import compose_config
 from trainer.errors import ConfigError
 from trainer.sweep.checks import check_metrics, check_space, probe_metrics
+from trainer.sweep.isolation import isolated_trial
 from trainer.sweep.refine import describe_change, refine_space, top_trials
 from trainer.sweep.runner import StudyResult, create_study, quiet_optuna, run_study
 from trainer.sweep.settings import SweepSettings, settings_from_config
@@ -90,7 +91,8 @@ def validate_sweep(settings: SweepSettings, space: SearchSpace, base_overrides: 
     )
     check_space(space, base_overrides=base_overrides)
     first = space.overrides({p.key: _first(p) for p in space.params if not p.when})
-    produced = probe_metrics([*base_overrides, *first])
+    with isolated_trial():
+        produced = probe_metrics([*base_overrides, *first])
     check_metrics(
         settings.metrics, produced, pruning=not settings.multi_objective and settings.pruner != "none"
     )

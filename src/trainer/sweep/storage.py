@@ -3,15 +3,17 @@ any RDB URL such as PostgreSQL (several machines, with heartbeats), or memory.""
 
 from __future__ import annotations
 
+import random
+import time
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 from trainer.errors import UserError
 from trainer.redact import redact
+from trainer.sweep.trials import RetryStaleTrial
 
 JOURNAL_PREFIX = "journal:"
 MEMORY = ("memory", ":memory:", "inmemory")
@@ -73,13 +75,7 @@ def open_storage(
     elif text.startswith(("postgresql", "postgres")):
         engine_kwargs = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     try:
-        return optuna.storages.RDBStorage(
-            text,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-        )
+        return _rdb_storage(text, engine_kwargs, heartbeat_interval, grace_period)
     except ImportError as exc:
         raise UserError(
             f"sweep.storage={redact(text)} needs a database driver ({exc}); "
@@ -90,3 +86,29 @@ def open_storage(
         raise UserError(
             f"Could not open the Optuna storage {redact(text)}: {first}. Check that it is reachable."
         ) from None
+
+
+#: Workers that open a fresh database at the same moment race to create Optuna's tables; the
+#: loser sees a unique-constraint error (PostgreSQL: pg_type_typname_nsp_index). Opening again
+#: finds the tables made, so a few tries with a short pause settle it.
+CREATE_RACE_TRIES = 5
+
+
+def _rdb_storage(
+    url: str, engine_kwargs: dict[str, Any], heartbeat_interval: int | None, grace_period: int | None
+) -> optuna.storages.RDBStorage:
+    for attempt in range(CREATE_RACE_TRIES):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=RetryStaleTrial(max_retry=1),
+            )
+        except Exception as exc:
+            racing = "unique" in str(exc).lower() or "already exists" in str(exc).lower()
+            if not racing or attempt == CREATE_RACE_TRIES - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1) + random.random() * 0.2)
+    raise AssertionError("unreachable")

@@ -1,0 +1,175 @@
+"""What a long sweep meets: pruning on the default storage, an interrupted process, failing
+trials, a time limit. Real sqlite stores in tmp_path and real ``trainer sweep`` processes."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import signal
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from sweep_helpers import (
+    finished_count,
+    mlflow_runs,
+    sweep_process,
+    tail,
+    trials_of,
+    wait_until,
+)
+
+from trainer.errors import UserError
+from trainer.sweep.space import parse_space
+from trainer.sweep.stages import load_sweep, run_sweep
+from trainer.sweep.trials import counted_trials
+
+SMALL = ["hparams_search=mlp", "hparams_search.params.optimizer.choices=[adam,momentum]"]
+PLOTS = {"optimization_history", "param_importances", "parallel_coordinate", "slice", "contour"}
+
+
+@pytest.mark.slow
+def test_default_sqlite_storage_reaches_n_trials_with_pruned_ones_and_parent_plots(
+    base: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default storage, sqlite:///optuna.db, lands here
+    args = [
+        *SMALL,
+        "sweep.n_trials=8",
+        "sweep.pruner=median",
+        "+sweep.pruner_options.n_startup_trials=2",
+        "sweep.seed=3",
+        *base,
+        "trainer.max_epochs=5",
+    ]
+    [result] = run_sweep(args, stream=io.StringIO())
+    study = optuna.load_study(study_name="mlp", storage=f"sqlite:///{tmp_path}/optuna.db")
+    assert len(study.trials) == 8
+    assert result.counts["COMPLETE"] + result.counts["PRUNED"] == 8
+    assert result.counts["PRUNED"] >= 1 and result.counts["COMPLETE"] >= 3, result.counts
+    pruned = [t for t in study.trials if t.state == TrialState.PRUNED]
+    assert all(2 <= t.user_attrs["pruned_epoch"] <= 5 for t in pruned)  # epoch 1 is warm-up
+    # The parent run holds the study's images, and each trial is its child.
+    runs = mlflow_runs(f"sqlite:///{tmp_path}/mlflow.db")
+    [parent] = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 8
+    assert sum(c.data.tags.get("sweep.state") == "PRUNED" for c in children) == len(pruned)
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    images = {Path(f.path).stem for f in client.list_artifacts(parent.info.run_id, "plots")}
+    assert images == PLOTS
+    local = client.download_artifacts(parent.info.run_id, "plots/optimization_history.png", str(tmp_path))
+    assert Path(local).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and Path(local).stat().st_size > 5000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["sigkill", "ctrl-c"])
+def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trials(
+    base: list[str], tmp_path: Path, stop: signal.Signals
+) -> None:
+    args = [*SMALL, "sweep.n_trials=4", "sweep.pruner=none", "sweep.plots=false", *base]
+    args.append("trainer.max_epochs=15")  # long enough to stop one mid-trial
+    storage = f"sqlite:///{tmp_path}/optuna.db"  # the default, in the process's folder
+    log = tmp_path / "sweep.log"
+    first = sweep_process(args, cwd=tmp_path, log=log)
+    try:
+
+        def one_done_one_running() -> bool:
+            trials = trials_of(storage, "mlp")
+            return finished_count(trials) >= 1 and any(t.state == TrialState.RUNNING for t in trials)
+
+        wait_until(one_done_one_running, timeout=240, what=f"a running trial; output:\n{tail(log)}")
+        [stopped] = [t.number for t in trials_of(storage, "mlp") if t.state == TrialState.RUNNING]
+        first.send_signal(stop)
+        first.wait(timeout=120)
+    finally:
+        first.kill()
+    left = {t.number: t.state for t in trials_of(storage, "mlp")}
+    # SIGKILL leaves the trial RUNNING; Ctrl-C records it FAIL and queues it again.
+    assert left[stopped] == (TrialState.RUNNING if stop == signal.SIGKILL else TrialState.FAIL)
+
+    second = sweep_process(args, cwd=tmp_path, log=log)
+    assert second.wait(timeout=400) == 0, tail(log)
+    trials = trials_of(storage, "mlp")
+    assert len(counted_trials(trials)) == 4 and finished_count(trials) == 4
+    assert len(trials) == 5  # the stopped trial stays, as FAIL, beside its retry
+    original = trials[stopped]
+    assert original.state == TrialState.FAIL
+    [retry] = [t for t in trials if t.system_attrs.get("retry_history") == [stopped]]
+    assert retry.state == TrialState.COMPLETE and retry.params == original.params
+    # The second process does not repeat the first one's samples (same seed, fresh sampler).
+    assert len({str(t.params) for t in counted_trials(trials)}) == 4
+    if stop == signal.SIGKILL:
+        assert "worker process died" in original.user_attrs["fail_reason"]
+    else:
+        assert original.user_attrs["interrupted"] is True
+    runs = mlflow_runs(f"sqlite:///{tmp_path}/mlflow.db")
+    assert sum(r.data.tags.get("sweep.role") == "parent" for r in runs) == 1  # reopened, not doubled
+
+
+def _failing_sweep(base: list[str], storage: str, *, n_trials: int, max_failures: int) -> list[str]:
+    return [
+        "hparams_search=mlp",
+        "sweep.sampler=random",
+        "sweep.plots=false",
+        f"sweep.n_trials={n_trials}",
+        f"sweep.max_failures={max_failures}",
+        f"sweep.storage={storage}",
+        "sweep.study_name=mf",
+        *base,
+    ]
+
+
+def _run(args: list[str]) -> None:
+    settings, _, _ = load_sweep(args)
+    # Every trial fails; the probe before the first trial skips conditional parameters, so it passes.
+    space = parse_space(
+        {
+            "optimizer": {"type": "group", "choices": ["adam"]},
+            "model.activation": {
+                "type": "categorical",
+                "choices": ["no_such_a"],
+                "when": {"optimizer": ["adam"]},
+            },
+        }
+    )
+    run_sweep(args, space=space, settings=settings, stream=io.StringIO())
+
+
+def test_max_failures_counts_the_failures_of_the_whole_study(base: list[str], storage: str) -> None:
+    # A first run: 2 failures, under the limit of 3: its budget is reached without an error.
+    _run(_failing_sweep(base, storage, n_trials=2, max_failures=3))
+    assert [t.state for t in trials_of(storage, "mf")] == [TrialState.FAIL] * 2
+    # A second run of the same study: one more failure makes 3 in the study, and it stops.
+    with pytest.raises(UserError, match=r"3 trials of this study failed \(sweep.max_failures=3\).*no_such_a"):
+        _run(_failing_sweep(base, storage, n_trials=10, max_failures=3))
+    assert len(trials_of(storage, "mf")) == 3
+    # Re-running it stops before another trial starts.
+    with pytest.raises(UserError, match="3 trials of this study failed"):
+        _run(_failing_sweep(base, storage, n_trials=10, max_failures=3))
+    assert len(trials_of(storage, "mf")) == 3
+
+
+@pytest.mark.slow
+def test_timeout_stops_starting_new_trials(base: list[str], storage: str) -> None:
+    args = [
+        *SMALL,
+        "sweep.n_trials=50",
+        "sweep.timeout=6",
+        "sweep.plots=false",
+        f"sweep.storage={storage}",
+        "sweep.study_name=t",
+        *base,
+    ]
+    [result] = run_sweep(args, stream=io.StringIO())
+    trials = trials_of(storage, "t")
+    assert 2 <= len(trials) < 50
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)  # none left running
+    assert sum(result.counts.values()) == len(trials)
+    # The clock starts just before the first trial: none starts later than the limit after it.
+    starts = sorted(t.datetime_start for t in trials if t.datetime_start is not None)
+    assert starts[-1] - starts[0] <= datetime.timedelta(seconds=6.5)
+    assert trials[-1].datetime_complete is not None  # the last one ran to its end
