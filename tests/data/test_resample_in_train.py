@@ -38,5 +38,5 @@ def test_train_label_keeps_normal_training_rows_and_every_evaluation_row() -> No
     assert int(normal.tensors("train")[1].sum()) == 0
     assert len(normal.tensors("train")[1]) == int((every.tensors("train")[1] == 0).sum())
     assert torch.equal(normal.tensors("val")[1], every.tensors("val")[1])
-    with pytest.raises(ConfigError, match="data.train_label='maybe' is not a class"):
+    with pytest.raises(ConfigError, match=r"data\.train_label='maybe' is not a class"):
         _datamodule("data.train_label=maybe")

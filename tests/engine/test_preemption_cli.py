@@ -130,6 +130,7 @@ def test_a_run_stopped_mid_epoch_and_resumed_ends_like_an_uninterrupted_one(sig,
     resumed_at = state["global_step"]
     after = {k for k in expected_points if k[1] > resumed_at}
     assert after <= set(got), "every point after the checkpoint"
+
     # Nothing missing either, after kill -9 too: the logger journals what it holds before every
     # checkpoint is written, and the resume delivers it. (perf/* are wall-clock values.)
     def stable(points: dict) -> dict:  # type: ignore[type-arg]

@@ -71,18 +71,21 @@ def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trial
     base: list[str], tmp_path: Path, stop: signal.Signals
 ) -> None:
     args = [*SMALL, "sweep.n_trials=4", "sweep.pruner=none", "sweep.plots=false", *base]
-    args.append("trainer.max_epochs=15")  # long enough to stop one mid-trial
+    # Long enough (a few seconds a trial, no early stop) to stop one mid-trial on a fast machine.
+    args += ["trainer.max_epochs=150", "callbacks.early_stopping=null"]
     storage = f"sqlite:///{tmp_path}/optuna.db"  # the default, in the process's folder
     log = tmp_path / "sweep.log"
     first = sweep_process(args, cwd=tmp_path, log=log)
     try:
+        running: list[int] = []
 
         def one_done_one_running() -> bool:
             trials = trials_of(storage, "mlp")
-            return finished_count(trials) >= 1 and any(t.state == TrialState.RUNNING for t in trials)
+            running[:] = [t.number for t in trials if t.state == TrialState.RUNNING]
+            return finished_count(trials) >= 1 and len(running) == 1
 
         wait_until(one_done_one_running, timeout=240, what=f"a running trial; output:\n{tail(log)}")
-        [stopped] = [t.number for t in trials_of(storage, "mlp") if t.state == TrialState.RUNNING]
+        [stopped] = running  # read in the same look as the check: no window for it to finish
         first.send_signal(stop)
         first.wait(timeout=120)
     finally:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from trainer.errors import ConfigError, DataError
 from trainer.data.feature_layout import FeatureLayout
+from trainer.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 

@@ -158,9 +158,7 @@ class CsvSource(TableSource):
         where = f"data.source.path={str(self.path)!r}"
         if not self.path.exists():
             got_it = f" {self.origin}" if self.origin else ""
-            raise DataError(
-                f"{where} does not exist; check the path (it is read from {Path.cwd()}).{got_it}"
-            )
+            raise DataError(f"{where} does not exist; check the path (it is read from {Path.cwd()}).{got_it}")
         if self.path.is_dir():
             raise DataError(f"{where} is a folder; pass the CSV file inside it.")
         if self.path.stat().st_size == 0:
