@@ -2,8 +2,8 @@
 
 Three mistakes make a store unusable however long the logger retries: a malformed URI, a
 SQLite file that cannot be created or written, and a database URI whose Python driver is not
-installed. A server that is merely down is not one of them: the logger spools its records and
-retries, so training goes on, and this check never contacts a server.
+installed. A server that is merely down is not one of them: the logger keeps its records in the
+run's journal and retries, so training goes on, and this check never contacts a server.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def check_tracking_uri(uri: str) -> None:
     """Raise one clear ConfigError if ``uri`` names a tracking store that cannot work.
 
     Checks only what no retry can fix, and contacts nothing: an ``http(s)://`` server that is
-    down passes (the logger spools and retries), and so do ``file:`` paths, plain paths and
+    down passes (the logger journals and retries), and so do ``file:`` paths, plain paths and
     ``databricks``.
 
     Args:

@@ -80,9 +80,6 @@ def upload_journal(run_dir: str | Path, *, tracking_uri: str | None = None) -> d
         journal.close()
 
 
-#: The old name, kept for callers of the spool era.
-
-
 def _upload(client: Any, uri: str, state: JournalState, journal: Journal) -> dict[str, int | str]:
     header = state.header
     run_id, experiment_id, missing = open_run(
