@@ -76,7 +76,8 @@ def test_three_worker_processes_share_one_study_and_the_total_is_exact(
     trials = trials_of(normalize_url(pg_url), "shared")
     assert len(counted_trials(trials)) == 9 and finished_count(trials) == 9
     assert {t.state for t in counted_trials(trials)} == {TrialState.COMPLETE}
-    by_worker = {t.user_attrs["worker"]["pid"] for t in trials}
+    # Surplus tickets (two workers asked at the same moment) close before training and carry no worker.
+    by_worker = {t.user_attrs["worker"]["pid"] for t in counted_trials(trials)}
     assert len(by_worker) >= 2  # they did share the work
     # One parent run, though three processes opened the study at the same moment.
     runs = mlflow_runs(f"sqlite:///{tmp_path}/mlflow.db")
