@@ -82,7 +82,12 @@ def test_three_worker_processes_share_one_study_and_the_total_is_exact(
     # One parent run, though three processes opened the study at the same moment.
     runs = mlflow_runs(f"sqlite:///{tmp_path}/mlflow.db")
     [parent] = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
-    assert sum(r.data.tags.get("mlflow.parentRunId") == parent.info.run_id for r in runs) == 9
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert sum("sweep.trial" in r.data.tags for r in children) == 9
+    # The best trial is refit once, by the worker that ran it, though three finished together.
+    [refit] = [r for r in children if r.data.tags.get("sweep.role") == "best"]
+    best = min(counted_trials(trials), key=lambda t: t.value)
+    assert refit.data.tags["sweep.refit_of"] == str(best.number)
 
 
 @pytest.mark.slow

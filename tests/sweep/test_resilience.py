@@ -54,7 +54,8 @@ def test_default_sqlite_storage_reaches_n_trials_with_pruned_ones_and_parent_plo
     runs = mlflow_runs(f"sqlite:///{tmp_path}/mlflow.db")
     [parent] = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
-    assert len(children) == 8
+    trials = [c for c in children if "sweep.trial" in c.data.tags]
+    assert len(trials) == 8 and len(children) == 9  # and the best trial's refit
     assert sum(c.data.tags.get("sweep.state") == "PRUNED" for c in children) == len(pruned)
     from mlflow.tracking import MlflowClient
 
@@ -70,7 +71,14 @@ def test_default_sqlite_storage_reaches_n_trials_with_pruned_ones_and_parent_plo
 def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trials(
     base: list[str], tmp_path: Path, stop: signal.Signals
 ) -> None:
-    args = [*SMALL, "sweep.n_trials=4", "sweep.pruner=none", "sweep.plots=false", *base]
+    args = [
+        *SMALL,
+        "sweep.n_trials=4",
+        "sweep.pruner=none",
+        "sweep.plots=false",
+        "sweep.refit_best=false",
+        *base,
+    ]
     # Long enough (a few seconds a trial, no early stop) to stop one mid-trial on a fast machine.
     args += ["trainer.max_epochs=150", "callbacks.early_stopping=null"]
     storage = f"sqlite:///{tmp_path}/optuna.db"  # the default, in the process's folder

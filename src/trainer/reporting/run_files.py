@@ -8,8 +8,10 @@ from trainer.engine import Trainer
 from trainer.tracking.base import Logger
 
 
-def record_run_files(logger: Logger, run_dir: Path, trainer: Trainer, figure_paths: list[Path]) -> None:
-    """Send the run folder's files to ``logger``; checkpoints only when it records them."""
+def record_run_files(
+    logger: Logger, run_dir: Path, trainer: Trainer, figure_paths: list[Path], *, checkpoints: bool = True
+) -> None:
+    """Send the run folder's files to ``logger``; checkpoints when asked and the logger records them."""
     for name in ("config.yaml", "metrics.json"):
         if (run_dir / name).exists():
             logger.log_artifact(run_dir / name)
@@ -18,7 +20,7 @@ def record_run_files(logger: Logger, run_dir: Path, trainer: Trainer, figure_pat
     for path in figure_paths:
         logger.log_artifact(path, artifact_path="figures")
     checkpoint = trainer.checkpoint_callback
-    if checkpoint is not None and logger.records_checkpoints:
+    if checkpoint is not None and checkpoints and logger.records_checkpoints:
         for saved in {checkpoint.best_model_path, checkpoint.last_model_path} - {""}:
             if Path(saved).exists():
                 logger.log_artifact(saved, artifact_path="checkpoints")

@@ -140,8 +140,11 @@ def probe_metrics(overrides: Sequence[str]) -> dict[str, float]:
     return result.metrics
 
 
-def check_metrics(metrics: Sequence[str], produced: dict[str, float], *, pruning: bool) -> None:
-    """Every study metric must be produced per validation (``val/...``), or at the end (``test/...``).
+def check_metrics(
+    metrics: Sequence[str], produced: dict[str, float], *, pruning: bool, tested: bool = True
+) -> None:
+    """Every study metric must be produced per validation (``val/...``), or at the end (``test/...``,
+    only when trials evaluate the test split: ``tested``).
 
     Raises:
         ConfigError: naming the unknown metric and the metrics that exist.
@@ -154,6 +157,12 @@ def check_metrics(metrics: Sequence[str], produced: dict[str, float], *, pruning
                 f"sweep.metric={metric} is not a metric this run produces; "
                 f"validation metrics: {', '.join(val)} "
                 "(and the same names under test/)."
+            )
+        if metric.startswith("test/") and not tested:
+            raise ConfigError(
+                f"sweep.metric={metric}: trials do not evaluate the test split with "
+                "sweep.trial_record=light (choosing by test metrics tunes on the test split); "
+                "use the same metric under val/, or sweep.trial_record=full."
             )
         if pruning and not metric.startswith("val/"):
             raise ConfigError(

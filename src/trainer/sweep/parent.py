@@ -15,6 +15,7 @@ from omegaconf import DictConfig, open_dict
 
 from trainer.build import build_logger
 from trainer.redact import redact
+from trainer.sweep.refit import Refit
 from trainer.sweep.settings import SweepSettings
 from trainer.sweep.space import SearchSpace
 from trainer.tracking.base import Logger
@@ -82,11 +83,13 @@ def close_parent(
     plots: list[Path],
     command: str | None,
     status: str = "FINISHED",
+    refit: Refit | None = None,
 ) -> None:
     """Record the outcome on the parent run and close it.
 
     The best value(s) and counts are metrics; the best trial's number, params, run id and
     reproduce command are tags (params cannot change when a resumed study finds a better one).
+    The refit's test metrics are metrics ``refit/test/...``; its run and model are tags.
     """
     try:
         values: dict[str, float] = {f"trials/{k.lower()}": float(v) for k, v in counts.items()}
@@ -103,6 +106,9 @@ def close_parent(
             }
             if command:
                 tags["best.command"] = command[:5000]
+        if refit is not None:
+            tags.update(_refit_tags(refit))
+            values.update({f"refit/{k}": v for k, v in refit.metrics.items() if k.startswith("test/")})
         if len(metrics) > 1:
             tags["pareto.trials"] = ",".join(str(t.number) for t in study.best_trials)
         logger.log_metrics(values, step=len(study.trials))
@@ -113,6 +119,16 @@ def close_parent(
             logger.log_artifact(path, artifact_path="plots")
     finally:
         logger.finalize(status)
+
+
+def _refit_tags(refit: Refit) -> dict[str, Any]:
+    if refit.error:
+        return {"best.refit_error": refit.error[:5000]}
+    return {
+        "best.refit_run_id": refit.run_id or "",
+        "best.refit_reproduced": str(refit.reproduced).lower(),
+        "best.model_uri": refit.model_uri or "",
+    }
 
 
 def _best(study: optuna.Study) -> optuna.trial.FrozenTrial | None:

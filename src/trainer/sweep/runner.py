@@ -2,7 +2,8 @@
 share its storage, then report and close the parent run.
 
 Each trial composes ``train.yaml`` with the sweep's overrides plus its sampled ones and calls
-the same ``train()`` that ``trainer train`` calls, with a pruning callback.
+the same ``train()`` that ``trainer train`` calls, with a pruning callback and (by default) a
+light record; the winner is then refit with the full record (``refit.py``).
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from optuna.trial import FrozenTrial, TrialState
 from trainer.config.compose import compose_config
 from trainer.errors import ConfigError
 from trainer.redact import redact
+from trainer.reporting import RunOutputs
 from trainer.sweep.isolation import isolated_trial
 from trainer.sweep.parent import PARENT_ATTR, close_parent, open_parent
 from trainer.sweep.plots import write_plots
 from trainer.sweep.pruners import build_pruner
 from trainer.sweep.pruning import PruningCallback
+from trainer.sweep.refit import Refit, is_refit_here, needs_refit, recorded_refit, refit_best
 from trainer.sweep.report import LiveReporter, final_table, ranked_trials, reproduce_command, write_summary
 from trainer.sweep.samplers import build_sampler, grid_size
 from trainer.sweep.settings import SweepSettings
@@ -67,6 +70,7 @@ class StudyResult:
         parent_run_id: the study's parent run in the tracker, if any.
         table: the final table as printed.
         space: the search space of this stage.
+        refit: the best trial trained again with the full record, when this process did it.
     """
 
     study_name: str
@@ -78,6 +82,7 @@ class StudyResult:
     parent_run_id: str | None = None
     table: str = ""
     space: SearchSpace | None = None
+    refit: Refit | None = None
 
 
 @contextmanager
@@ -300,7 +305,12 @@ class TrialRunner:
         try:
             composed = compose_config([*self.base_overrides, *overrides, f"run_name={name}"])
             with isolated_trial():
-                result = train(composed, callbacks=[pruning], parent_run_id=self.parent_run_id)
+                result = train(
+                    composed,
+                    callbacks=[pruning],
+                    parent_run_id=self.parent_run_id,
+                    outputs=RunOutputs.named(self.settings.trial_record),
+                )
         except optuna.TrialPruned:
             trial.set_user_attr("pruned_epoch", pruning.pruned_epoch)
             trial.set_user_attr("epochs", pruning.last_epoch)
@@ -425,24 +435,47 @@ def _finish(
 ) -> StudyResult:
     import sys
 
+    out = stream or sys.stdout
     counts = dict(state_counts(study.get_trials(deepcopy=False)))
     table = final_table(study, metrics=settings.metrics, top_k=settings.top_k, base_overrides=base_overrides)
-    print(table, file=stream or sys.stdout, flush=True)
+    print(table, file=out, flush=True)
     ranked = ranked_trials(study)
     best = ranked[0] if ranked else None
     command = reproduce_command(base_overrides, best) if best else None
-    files = write_summary(study, study_dir, metrics=settings.metrics)
-    plots = write_plots(study, study_dir / "plots", metrics=settings.metrics) if settings.plots else []
-    close_parent(
-        parent,
-        study,
-        metrics=list(settings.metrics),
-        counts=counts,
-        files=files,
-        plots=plots,
-        command=command,
-        status=status,
-    )
+    refit = None
+    try:
+        if status == "FINISHED" and best is not None and _wants_refit(settings, study, best):
+            print(
+                f"Training the best trial {best.number} again with the full record...", file=out, flush=True
+            )
+            refit = refit_best(
+                study,
+                best,
+                metric=settings.metrics[0],
+                study_name=settings.study_name,
+                base_overrides=base_overrides,
+                parent_run_id=parent.run_id or study.user_attrs.get(PARENT_ATTR) or None,
+            )
+            print(*refit.lines(settings.metrics[0]), sep="\n", file=out, flush=True)
+        elif best is not None and (earlier := recorded_refit(study, best)):
+            print(earlier, file=out, flush=True)
+    except BaseException:
+        status = "KILLED"  # Ctrl-C during the refit: the study itself is complete and kept
+        raise
+    finally:
+        files = write_summary(study, study_dir, metrics=settings.metrics)
+        plots = write_plots(study, study_dir / "plots", metrics=settings.metrics) if settings.plots else []
+        close_parent(
+            parent,
+            study,
+            metrics=list(settings.metrics),
+            counts=counts,
+            files=files,
+            plots=plots,
+            command=command,
+            status=status,
+            refit=refit,
+        )
     return StudyResult(
         study_name=settings.study_name,
         counts=counts,
@@ -453,4 +486,17 @@ def _finish(
         parent_run_id=parent.run_id,
         table=table,
         space=space,
+        refit=refit,
+    )
+
+
+def _wants_refit(settings: SweepSettings, study: optuna.Study, best: FrozenTrial) -> bool:
+    """Refit when asked, for one objective, when trials did not already record everything, when
+    no worker of the study has refit this best trial yet, and when it falls to this process."""
+    return (
+        settings.refit_best
+        and not settings.multi_objective
+        and settings.trial_record == "light"
+        and needs_refit(study, best)
+        and is_refit_here(best)
     )

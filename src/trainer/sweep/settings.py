@@ -38,6 +38,8 @@ class SweepSettings:
     heartbeat_interval: int = 10
     grace_period: int = 30
     plots: bool = True
+    trial_record: str = "light"
+    refit_best: bool = True
 
     @property
     def multi_objective(self) -> bool:
@@ -101,6 +103,10 @@ def settings_from_config(
     if values.get("max_failures") is not None and int(values["max_failures"]) < 1:
         raise ConfigError(f"sweep.max_failures={values['max_failures']} must be 1 or more, or null.")
     values["storage"] = str(values.get("storage") or "sqlite:///optuna.db")
+    if values.get("trial_record", "light") not in ("light", "full"):
+        raise ConfigError(
+            f"sweep.trial_record={values['trial_record']!r} is not a record level; use light or full."
+        )
     return SweepSettings(**values)
 
 

@@ -94,7 +94,10 @@ def validate_sweep(settings: SweepSettings, space: SearchSpace, base_overrides: 
     with isolated_trial():
         produced = probe_metrics([*base_overrides, *first])
     check_metrics(
-        settings.metrics, produced, pruning=not settings.multi_objective and settings.pruner != "none"
+        settings.metrics,
+        produced,
+        pruning=not settings.multi_objective and settings.pruner != "none",
+        tested=settings.trial_record == "full",
     )
 
 

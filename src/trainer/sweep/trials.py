@@ -83,7 +83,12 @@ def _is_here(who: Any) -> bool:
 
 def is_dead_here(trial: FrozenTrial) -> bool:
     """Whether ``trial`` was run by a process of this host (and pid namespace) that no longer exists."""
-    who = trial.user_attrs.get(WORKER_ATTR)
+    return is_gone_here(trial.user_attrs.get(WORKER_ATTR))
+
+
+def is_gone_here(who: Any) -> bool:
+    """Whether the worker ``who`` (a :func:`worker_identity`) was a process of this host that no
+    longer exists; False for another host's worker (its liveness is not known here)."""
     if not isinstance(who, dict) or not _is_here(who):
         return False
     try:
