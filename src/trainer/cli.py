@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -57,9 +58,18 @@ def _help_text() -> str:
     return "\n".join(lines)
 
 
+def _rank_zero() -> bool:
+    """Whether this process speaks for the run: always, but under torchrun only rank 0 does.
+
+    Read from torchrun's ``RANK`` here, before any torch import (``engine.distributed`` has the rest).
+    """
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _setup_console_logging() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("trainer").setLevel(logging.INFO)
+    # The other processes of a DDP run say only what goes wrong; rank 0 tells the run.
+    logging.getLogger("trainer").setLevel(logging.INFO if _rank_zero() else logging.WARNING)
 
 
 def _print_metrics(title: str, metrics: dict[str, float]) -> None:
@@ -85,11 +95,24 @@ def _train(overrides: list[str], print_config: bool) -> int:
     if print_config:
         print(OmegaConf.to_yaml(composed.cfg))
         return 0
+    from trainer.config.validate import validate_config
+    from trainer.engine.launcher import launch, processes_to_launch
+
+    # trainer.devices=N: this process starts N under torchrun, once the config is known to be good.
+    processes = processes_to_launch(
+        strategy=OmegaConf.select(composed.cfg, "trainer.strategy", default="auto"),
+        devices=OmegaConf.select(composed.cfg, "trainer.devices", default="auto"),
+        accelerator=OmegaConf.select(composed.cfg, "trainer.accelerator", default="auto"),
+    )
+    if processes:
+        validate_config(composed.cfg)
+        return launch(processes, ["train", *overrides])
     from trainer.train import train  # torch and friends load only once the config is good
 
     result = train(composed)
-    _print_metrics("Final metrics", result.metrics)
-    _print_where(result)
+    if _rank_zero():
+        _print_metrics("Final metrics", result.metrics)
+        _print_where(result)
     return 0
 
 
@@ -222,9 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         # SIGTERM or a first Ctrl-C during a fit: a checkpoint was saved at a step boundary.
         checkpoint = getattr(exc, "checkpoint", None)
-        if checkpoint is not None:
+        if checkpoint is not None and _rank_zero():  # rank 0 says it for all processes of a DDP run
             print(f"{exc}\nResume: trainer train <same overrides> ckpt_path={checkpoint}", file=sys.stderr)
-        else:
+        elif _rank_zero():
             print("Interrupted; the run folder keeps everything saved so far.", file=sys.stderr)
         return int(getattr(exc, "exit_code", 130))  # 128 + the signal: 143 for SIGTERM, 130 for Ctrl-C
 

@@ -45,6 +45,8 @@ def evaluate(
 ) -> dict[str, float]:
     """Metrics of ``split`` (``test`` or ``val``) for the weights in ``ckpt_path``."""
     cfg = validate_config(checkpoint_config(ckpt_path, overrides))
+    # Scoring runs in this one process, whatever the saved run's trainer.strategy and devices.
+    cfg.trainer.strategy, cfg.trainer.devices = "auto", 1
     seed_everything(cfg.seed)
     datamodule = build_datamodule(cfg)  # same seed and config: the same split and preprocessing
     module = build_module(cfg, datamodule)

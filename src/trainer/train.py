@@ -1,19 +1,24 @@
 """``train(cfg)``: the one function the CLI and every sweep trial call.
 
 It builds everything from the config, fits, tests the best checkpoint, records the run, and
-returns the metrics. It leaves no global state behind (log handlers, deterministic flags),
-so a hundred trials can run in one process.
+returns the metrics. It leaves no global state behind (log handlers, deterministic flags, the
+process group), so a hundred trials can run in one process.
+
+Under torchrun (``trainer.strategy=ddp``) every process calls it. Rank 0 runs it as one process
+would; the others only fit and test beside it (``_follow_rank_zero``): no folder, file or record.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Concatenate, ParamSpec
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -33,16 +38,19 @@ from trainer.diagnostics import bias_variance_report, model_summary
 from trainer.engine import Trainer, TrainingModule
 from trainer.engine.checkpoint import check_checkpoint_fits
 from trainer.engine.device import describe_device
+from trainer.engine.distributed import broadcast_object, is_rank_zero, process_group
 from trainer.engine.seed import seed_everything
 from trainer.errors import RunStopped, UserError
 from trainer.redact import redact
-from trainer.reporting import make_figures, package_model, record_run_files
+from trainer.reporting import RunOutputs, make_figures, package_model, record_run_files
 from trainer.run_dir import log_to_file, make_run_dir, readable_run_name, write_config_files
-from trainer.tracking.base import Logger
+from trainer.tracking.base import Logger, NullLogger
 from trainer.tracking.params import flatten_config
 from trainer.tracking.provenance import provenance_tags
 
 log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
 
 
 @dataclass
@@ -72,11 +80,31 @@ class RunResult:
     location: list[str] = field(default_factory=list)
 
 
+def _in_process_group(
+    run: Callable[Concatenate[ComposedConfig | DictConfig, P], RunResult],
+) -> Callable[Concatenate[ComposedConfig | DictConfig, P], RunResult]:
+    """Run ``run`` inside the process group of the DDP run its config describes (none for one process)."""
+
+    @functools.wraps(run)
+    def in_group(composed: ComposedConfig | DictConfig, /, *args: P.args, **kwargs: P.kwargs) -> RunResult:
+        cfg = composed if isinstance(composed, DictConfig) else composed.cfg
+        with process_group(
+            strategy=OmegaConf.select(cfg, "trainer.strategy", default="auto"),
+            devices=OmegaConf.select(cfg, "trainer.devices", default="auto"),
+            accelerator=OmegaConf.select(cfg, "trainer.accelerator", default="auto"),
+        ):
+            return run(composed, *args, **kwargs)
+
+    return in_group
+
+
+@_in_process_group
 def train(
     composed: ComposedConfig | DictConfig,
     *,
     callbacks: Sequence[object] = (),
     parent_run_id: str | None = None,
+    outputs: RunOutputs | None = None,
 ) -> RunResult:
     """Fit, test and record the run that ``composed`` describes.
 
@@ -84,6 +112,7 @@ def train(
         composed: a :class:`ComposedConfig` from ``compose_config`` (or a bare DictConfig).
         callbacks: extra callbacks appended after the configured ones (a sweep's pruner).
         parent_run_id: record the run as a child of this tracking run (a sweep's study run).
+        outputs: which expensive outputs to produce; None: all (a sweep's trials skip some).
 
     Returns:
         The run's metrics, folder, checkpoints and tracking ids.
@@ -93,12 +122,16 @@ def train(
     """
     if isinstance(composed, DictConfig):
         composed = ComposedConfig(cfg=composed, overrides=[])
+    outputs = outputs or RunOutputs.full()
     cfg = validate_config(composed.cfg)
+    if not is_rank_zero():  # another process of a DDP run: it fits and tests beside rank 0, no more
+        return _follow_rank_zero(cfg, extra_callbacks=callbacks, test=outputs.test)
     run_name = cfg.run_name or readable_run_name(composed.choices, composed.overrides)
     chosen_dir = Path(cfg.paths.run_dir) if cfg.paths.run_dir else None
     made_here = chosen_dir is None or not chosen_dir.exists()
     run_dir = chosen_dir or make_run_dir(cfg.paths.runs_dir, run_name)
     run_dir.mkdir(parents=True, exist_ok=True)
+    broadcast_object(str(run_dir))  # to the other processes of a DDP run: their checkpoint paths
     with open_dict(cfg):  # record the concrete values in the saved config
         cfg.paths.run_dir = str(run_dir)
         cfg.run_name = run_name
@@ -126,10 +159,10 @@ def train(
         result = RunResult(metrics={}, run_dir=run_dir, tracking_run_id=logger.run_id)
         status = "FAILED"
         try:
-            _record_start(logger, trainer, module, datamodule, composed.overrides, run_dir)
-            result.metrics = _fit_and_test(cfg, trainer, module, datamodule)
+            _record_start(logger, trainer, module, datamodule, composed.overrides, run_dir, outputs)
+            result.metrics = _fit_and_test(cfg, trainer, module, datamodule, test=outputs.test)
             _write_metrics(run_dir / "metrics.json", result.metrics)
-            _record_end(logger, trainer, module, datamodule, run_dir, result)
+            _record_end(logger, trainer, module, datamodule, run_dir, result, outputs)
             status = "FINISHED"
         except KeyboardInterrupt:
             status = "KILLED"
@@ -167,7 +200,28 @@ class _RunParts:
     resume_step: int | None = None
 
 
-def _build_run(cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[object]) -> _RunParts:
+def _follow_rank_zero(cfg: DictConfig, *, extra_callbacks: Sequence[object], test: bool) -> RunResult:
+    """Another process of a DDP run than rank 0: the same fit and test, with no folder, file or record.
+
+    Rank 0 made the run folder and sends its path, so both name the same checkpoint files (rank 0
+    writes them; every rank reads the best one back for the test).
+    """
+    run_dir = Path(broadcast_object(""))
+    parts = _build_run(cfg, run_dir, extra_callbacks=extra_callbacks, rank_zero=False)
+    metrics = _fit_and_test(cfg, parts.trainer, parts.module, parts.datamodule, test=test)
+    checkpoint = parts.trainer.checkpoint_callback
+    return RunResult(
+        metrics=metrics,
+        run_dir=run_dir,
+        best_checkpoint=checkpoint.best_model_path if checkpoint else "",
+        last_checkpoint=checkpoint.last_model_path if checkpoint else "",
+        history=parts.trainer.history,
+    )
+
+
+def _build_run(
+    cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[object], rank_zero: bool = True
+) -> _RunParts:
     """Everything a run needs, built and checked before the tracking run opens."""
     seed_everything(cfg.seed)
     datamodule = build_datamodule(cfg)
@@ -182,7 +236,7 @@ def _build_run(cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[obje
         )
         resume_run_id = state["tracking_run_id"] or None
         resume_step = int(state["global_step"])
-    logger = build_logger(cfg)
+    logger = build_logger(cfg) if rank_zero else NullLogger()
     trainer = build_trainer(
         cfg, run_dir=run_dir, callbacks=[*build_callbacks(cfg), *extra_callbacks], logger=logger
     )
@@ -196,13 +250,13 @@ def _build_run(cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[obje
 
 
 def _fit_and_test(
-    cfg: DictConfig, trainer: Trainer, module: TrainingModule, datamodule: DataModule
+    cfg: DictConfig, trainer: Trainer, module: TrainingModule, datamodule: DataModule, *, test: bool
 ) -> dict[str, float]:
     trainer.fit(module, datamodule, ckpt_path=cfg.ckpt_path)
     metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint else ""
-    if cfg.test_after_fit and datamodule.test_dataloader() is not None:
+    if test and cfg.test_after_fit and datamodule.test_dataloader() is not None:
         test_metrics = trainer.test(module, datamodule, ckpt_path=best or None)
         # The data's own yardstick (a forecast's naive "last value" MAE) beside the model's.
         test_metrics.update({f"test/{k}": v for k, v in datamodule.reference_metrics().items()})
@@ -218,17 +272,21 @@ def _record_start(
     datamodule: DataModule,
     overrides: list[str],
     run_dir: Path,
+    outputs: RunOutputs,
 ) -> None:
     tags = provenance_tags(device=describe_device(trainer.device), precision=trainer.precision)
     tags["overrides"] = redact(" ".join(overrides)) or "(none)"
     tags["run_dir"] = str(run_dir)
+    tags["world_size"] = str(trainer.world_size)
     logger.set_tags(tags)
     logger.log_hyperparams(flatten_config(trainer.config or {}))
     info = datamodule.describe()
-    frames = datamodule.datasets()
+    frames = datamodule.datasets() if outputs.datasets else {}
     if frames:
         target = str(info.get("target", ""))
         logger.log_dataset(frames, name=str(info["name"]), source=str(info["source"]), target=target)
+    if not outputs.diagnostics:
+        return
     # Layer, output shape and parameters, on two validation rows (not augmented, module on the CPU).
     example = next(iter(datamodule.val_dataloader() or datamodule.train_dataloader()))[0][:2]
     summary = model_summary(module.model, example)
@@ -248,16 +306,17 @@ def _record_end(
     datamodule: DataModule,
     run_dir: Path,
     result: RunResult,
+    outputs: RunOutputs,
 ) -> None:
     # The model holds the best weights here (Trainer.test loaded them): diagnose those.
-    verdict, text = bias_variance_report(module, datamodule)
+    verdict, text = bias_variance_report(module, datamodule) if outputs.diagnostics else ({}, "")
     if verdict:
         log.info("%s", text)
         _write_and_record(logger, run_dir / "bias_variance.txt", text)
         logger.set_tags({"bias_variance": verdict["tag"]})
-    figure_paths = make_figures(run_dir, trainer, module, datamodule)
-    record_run_files(logger, run_dir, trainer, figure_paths)
-    if logger.records_model:
+    figure_paths = make_figures(run_dir, trainer, module, datamodule) if outputs.figures else []
+    record_run_files(logger, run_dir, trainer, figure_paths, checkpoints=outputs.checkpoints)
+    if outputs.model and logger.records_model:
         model_config = (trainer.config or {})["model"]
         shape = data_shape_arguments(str(model_config["_target_"]), datamodule)
         model_dir = package_model(run_dir, module, datamodule, model_config, shape_arguments=shape)

@@ -93,6 +93,7 @@ class AugmentedBatches:
         self.start = 0  # first batch of the next pass (a mid-epoch resume)
         self.batch_size: int | None = getattr(inner, "batch_size", None)
         self.device = torch.device("cpu")
+        self.rank, self.world_size = 0, 1  # see shard()
 
     def __len__(self) -> int:
         return len(self.inner)
@@ -110,8 +111,18 @@ class AugmentedBatches:
 
     def to(self, device: torch.device) -> AugmentedBatches:
         inner = self.inner.to(device) if hasattr(self.inner, "to") else self.inner
+        return self._wrap(inner, torch.device(device))
+
+    def shard(self, rank: int, world_size: int, *, even: bool) -> AugmentedBatches:
+        """Augment ``rank``'s shard of the inner loader (see ``trainer.data.batches.shard_order``)."""
+        moved = self._wrap(self.inner.shard(rank, world_size, even=even), self.device)
+        moved.rank, moved.world_size = rank, world_size
+        return moved
+
+    def _wrap(self, inner: Any, device: torch.device) -> AugmentedBatches:
         moved = AugmentedBatches(inner, self.augment, seed=self.seed)
-        moved.epoch, moved.device = self.epoch, torch.device(device)
+        moved.epoch, moved.device = self.epoch, device
+        moved.rank, moved.world_size = self.rank, self.world_size
         return moved
 
     def without_shuffle(self) -> Any:
@@ -124,7 +135,8 @@ class AugmentedBatches:
         first, self.start = self.start, 0
         for index, (x, y) in enumerate(self.inner, first):
             # One seed per (seed, epoch, batch): a pass resumed at batch k draws what batch k drew.
-            generator.manual_seed((base + index) % 2**63)
+            # In several processes each rank's part of global batch k draws its own.
+            generator.manual_seed((base + index * self.world_size + self.rank) % 2**63)
             # A DataLoader yields CPU batches: move them first so the augmentation runs on the device.
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             yield self.augment(x, generator), y

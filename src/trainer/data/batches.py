@@ -9,12 +9,19 @@ memory) with the same order through :class:`EpochSampler`.
 Both take ``set_epoch(epoch)`` and ``start_at(batch)``: a run resumed in the middle of epoch
 k draws the same permutation as the run that stopped, and skips the batches it already trained
 on without producing them.
+
+Both also take ``shard(rank, world_size, even=...)`` for a run in several processes (DDP): each
+process serves every ``world_size``-th row of the same epoch order, starting at its rank
+(:func:`shard_order`, torch's ``DistributedSampler`` rule). Batch ``k`` of the ranks together is
+then batch ``k`` of one process with ``world_size`` times the batch size, so averaged gradients
+match a single process on the same global batch. :func:`unshard` puts evaluation rows gathered
+from every rank back in the split's order.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -25,6 +32,43 @@ def epoch_permutation(rows: int, *, seed: int, epoch: int) -> torch.Tensor:
     """The shuffled row order of ``epoch``: the same for every loader, process and resume."""
     generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
     return torch.randperm(rows, generator=generator)
+
+
+def shard_rows(rows: int, rank: int, world_size: int, *, even: bool) -> int:
+    """How many of ``rows`` the process of ``rank`` serves (see :func:`shard_order`)."""
+    return math.ceil(rows / world_size) if even else len(range(rank, rows, world_size))
+
+
+def shard_order(order: torch.Tensor, rank: int, world_size: int, *, even: bool) -> torch.Tensor:
+    """The positions of ``order`` that the process of ``rank`` serves: every ``world_size``-th from ``rank``.
+
+    Args:
+        order: the epoch's row order, the same in every process.
+        rank, world_size: this process and how many there are.
+        even: wrap around to the first rows until every rank has as many (torch's
+            ``DistributedSampler`` rule). Training needs it: every rank must take the same number
+            of optimizer steps, or the gradient all-reduce waits forever. Evaluation does not pad,
+            so every row counts once.
+    """
+    if even and len(order) % world_size:
+        missing = world_size - len(order) % world_size
+        order = torch.cat([order, order.repeat(math.ceil(missing / len(order)))[:missing]])
+    return order[rank::world_size]
+
+
+def unshard(parts: Sequence[torch.Tensor | None]) -> torch.Tensor:
+    """Rows gathered from every rank (``parts[rank]``, each a prefix of its unpadded shard) in split order.
+
+    Rank ``r`` served rows ``r, r + W, r + 2W, ...``; sorting by that position restores the order
+    a single process reads them in, so order-dependent outputs (figures, predictions) match.
+    """
+    world_size = len(parts)
+    present = [(rank, part) for rank, part in enumerate(parts) if part is not None and len(part)]
+    if not present:
+        raise ValueError("no rank has rows")
+    positions = torch.cat([rank + world_size * torch.arange(len(part)) for rank, part in present])
+    rows = torch.cat([part for _, part in present])
+    return rows[positions.argsort()]
 
 
 class TensorBatches:
@@ -61,15 +105,19 @@ class TensorBatches:
         self.drop_last = drop_last
         self.epoch = 0
         self.start = 0  # first batch of the next pass (a mid-epoch resume); one pass only
+        self.rank, self.world_size, self.even = 0, 1, False  # see shard()
 
     def __len__(self) -> int:
         """Batches in a whole epoch (``start_at`` does not change it)."""
-        rows = len(self.features)
+        rows = self.rows
         return rows // self.batch_size if self.drop_last else math.ceil(rows / self.batch_size)
 
     @property
     def rows(self) -> int:
-        return len(self.features)
+        """Rows this loader serves per epoch (its shard's, in a run of several processes)."""
+        if self.world_size == 1:
+            return len(self.features)
+        return shard_rows(len(self.features), self.rank, self.world_size, even=self.even)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -90,6 +138,7 @@ class TensorBatches:
             drop_last=self.drop_last,
         )
         moved.epoch = self.epoch
+        moved.rank, moved.world_size, moved.even = self.rank, self.world_size, self.even
         return moved
 
     def without_shuffle(self) -> TensorBatches:
@@ -97,11 +146,17 @@ class TensorBatches:
         copy.shuffle = False
         return copy
 
+    def shard(self, rank: int, world_size: int, *, even: bool) -> TensorBatches:
+        """A copy that serves only ``rank``'s rows of each epoch's order (see :func:`shard_order`)."""
+        copy = self.to(self.features.device)
+        copy.rank, copy.world_size, copy.even = rank, world_size, even
+        return copy
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         first, self.start = self.start * self.batch_size, 0
         end = len(self) * self.batch_size
-        if self.shuffle:
-            order = epoch_permutation(self.rows, seed=self.seed, epoch=self.epoch).to(self.features.device)
+        if self.shuffle or self.world_size > 1:
+            order = self._order().to(self.features.device)
             for start in range(first, end, self.batch_size):
                 index = order[start : start + self.batch_size]
                 yield self.features[index], self.labels[index]
@@ -111,6 +166,16 @@ class TensorBatches:
                     self.features[start : start + self.batch_size],
                     self.labels[start : start + self.batch_size],
                 )
+
+    def _order(self) -> torch.Tensor:
+        rows = len(self.features)
+        if self.shuffle:
+            order = epoch_permutation(rows, seed=self.seed, epoch=self.epoch)
+        else:
+            order = torch.arange(rows)
+        if self.world_size == 1:
+            return order
+        return shard_order(order, self.rank, self.world_size, even=self.even)
 
 
 class EpochSampler(Sampler[int]):
@@ -127,14 +192,26 @@ class EpochSampler(Sampler[int]):
     """
 
     def __init__(self, rows: int, *, shuffle: bool, seed: int = 0) -> None:
-        self.rows = rows
+        self.total = rows
         self.shuffle = shuffle
         self.seed = seed
         self.epoch = 0
         self.start = 0  # first index position of the next pass; one pass only
+        self.rank, self.world_size, self.even = 0, 1, False  # see shard()
+
+    @property
+    def rows(self) -> int:
+        """Indices this sampler yields per epoch (its shard's, in a run of several processes)."""
+        if self.world_size == 1:
+            return self.total
+        return shard_rows(self.total, self.rank, self.world_size, even=self.even)
 
     def __len__(self) -> int:
         return self.rows
+
+    def shard(self, rank: int, world_size: int, *, even: bool) -> None:
+        """Yield only ``rank``'s indices of each epoch's order from now on (see :func:`shard_order`)."""
+        self.rank, self.world_size, self.even = rank, world_size, even
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -146,10 +223,13 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         first, self.start = self.start, 0
-        if self.shuffle:
-            order = epoch_permutation(self.rows, seed=self.seed, epoch=self.epoch)
-            return iter(order[first:].tolist())
-        return iter(range(first, self.rows))
+        if not self.shuffle and self.world_size == 1:
+            return iter(range(first, self.total))
+        order = epoch_permutation(self.total, seed=self.seed, epoch=self.epoch) if self.shuffle else None
+        order = torch.arange(self.total) if order is None else order
+        if self.world_size > 1:
+            order = shard_order(order, self.rank, self.world_size, even=self.even)
+        return iter(order[first:].tolist())
 
 
 class EpochDataLoader(DataLoader[Any]):
@@ -170,6 +250,7 @@ class EpochDataLoader(DataLoader[Any]):
         # Without a generator of its own, every iter() draws its workers' base seed from torch's
         # global stream, the one dropout uses: a resumed run would draw at another moment.
         self.seed = seed
+        self._options = options  # to build a shard with the same settings
         generator = torch.Generator().manual_seed(seed)
         super().__init__(
             dataset, batch_size=batch_size, sampler=self.epoch_sampler, generator=generator, **options
@@ -193,3 +274,15 @@ class EpochDataLoader(DataLoader[Any]):
         """Pin host memory only when the batches go to a CUDA device (non-blocking copies need it)."""
         self.pin_memory = torch.device(device).type == "cuda"
         return self
+
+    def shard(self, rank: int, world_size: int, *, even: bool) -> EpochDataLoader:
+        """A copy that loads only ``rank``'s rows of each epoch (see :func:`shard_order`)."""
+        assert self.batch_size is not None
+        sampler = self.epoch_sampler
+        copy = EpochDataLoader(
+            self.dataset, batch_size=self.batch_size, shuffle=sampler.shuffle, seed=self.seed, **self._options
+        )
+        copy.pin_memory = self.pin_memory
+        copy.epoch_sampler.epoch = sampler.epoch
+        copy.epoch_sampler.shard(rank, world_size, even=even)
+        return copy

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from trainer.data.batches import shard_order, shard_rows
 from trainer.errors import ConfigError, DataError
 
 
@@ -85,9 +86,12 @@ class WindowBatches:
         self.seed = seed
         self.drop_last = drop_last
         self.epoch = 0
+        self.rank, self.world_size, self.even = 0, 1, False  # see shard()
 
     def __len__(self) -> int:
         rows = len(self.ends)
+        if self.world_size > 1:
+            rows = shard_rows(rows, self.rank, self.world_size, even=self.even)
         return rows // self.batch_size if self.drop_last else math.ceil(rows / self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -106,6 +110,7 @@ class WindowBatches:
             drop_last=self.drop_last,
         )
         moved.epoch = self.epoch
+        moved.rank, moved.world_size, moved.even = self.rank, self.world_size, self.even
         return moved
 
     def to(self, device: torch.device) -> WindowBatches:
@@ -113,6 +118,12 @@ class WindowBatches:
 
     def without_shuffle(self) -> WindowBatches:
         return self._copy(self.series.device, shuffle=False)
+
+    def shard(self, rank: int, world_size: int, *, even: bool) -> WindowBatches:
+        """A copy that serves only ``rank``'s windows of each epoch (see ``batches.shard_order``)."""
+        copy = self._copy(self.series.device, shuffle=self.shuffle)
+        copy.rank, copy.world_size, copy.even = rank, world_size, even
+        return copy
 
     def gather(self, ends: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs ``(B, steps, features)`` and targets ``(B,)`` of the windows ending at ``ends``."""
@@ -124,6 +135,8 @@ class WindowBatches:
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
             ends = ends[torch.randperm(len(ends), generator=generator).to(ends.device)]
+        if self.world_size > 1:
+            ends = shard_order(ends, self.rank, self.world_size, even=self.even)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             yield self.gather(ends[start : start + self.batch_size])
 

@@ -50,16 +50,26 @@ class Preemption:
     Handlers are installed only on the main thread (Python allows no other) and the previous
     ones are put back on exit, so many fits can run in one process (sweep trials).
 
+    Args:
+        deferred: only record the signal in ``received``; the caller sets ``signum`` once the
+            processes of a DDP run agree on it, or ranks would stop at different steps and the
+            others would wait for them forever. The handler also stays: a Ctrl-C at a terminal
+            reaches each process twice, from the terminal and again from torchrun, and the second
+            must not cut the save short (torchrun kills what has not stopped 30 s later).
+
     Attributes:
-        signum: the first signal received, 0 while none.
+        signum: the signal the loop acts on, 0 while none.
+        received: the first signal this process received, 0 while none.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, deferred: bool = False) -> None:
+        self.deferred = deferred
         self.signum = 0
+        self.received = 0
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> Preemption:
-        self.signum = 0
+        self.signum = self.received = 0
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
@@ -77,6 +87,9 @@ class Preemption:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         # Only a flag: the loop saves at the next step boundary, where the state is consistent.
+        self.received = self.received or signum
+        if self.deferred:
+            return
         self.signum = signum
         previous = self._previous.get(signum)
         # The next one of the same kind is not caught again: a second Ctrl-C interrupts at once.

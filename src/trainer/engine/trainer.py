@@ -8,10 +8,18 @@ A run can stop between two optimizer steps of an epoch (``max_steps``, ``max_tim
 SIGINT) and save that position; ``checkpoint_every_n_steps`` saves it periodically. A resume
 from such a checkpoint continues at the next batch with the same order, random streams and
 schedule, so it ends with the same weights as a run that never stopped.
+
+Under torchrun (``strategy``/``devices``, see ``engine.distributed``) every process runs this
+same loop on its shard of each epoch, DDP averages the gradients, evaluation gathers every rank's
+rows so each process computes the same metrics, and only rank 0 writes checkpoints and logs.
+Every decision that could differ between processes (a signal, ``max_time``, a non-finite loss) is
+agreed on at step boundaries, so no process waits for another that has stopped. In one process
+none of this runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -23,6 +31,8 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
 
 from trainer.engine.callbacks.model_checkpoint import ModelCheckpoint
 from trainer.engine.checkpoint import (
@@ -32,6 +42,17 @@ from trainer.engine.checkpoint import (
     save_checkpoint,
 )
 from trainer.engine.device import move_to_device, resolve_device
+from trainer.engine.distributed import (
+    agree_max,
+    barrier,
+    broadcast_buffers,
+    data_parallel,
+    gather_evaluation,
+    init_process_group,
+    mean_across,
+    process_device,
+    resolve_world,
+)
 from trainer.engine.loss_watch import BadLoss, LossWatch
 from trainer.engine.module import SchedulerSpec, TrainingModule, TrainingPlan
 from trainer.engine.performance import (
@@ -80,6 +101,10 @@ class Trainer:
 
     Args:
         accelerator: ``auto``, ``cpu``, ``cuda`` or ``mps``; resolved once, here.
+        strategy: ``auto`` (one process, or DDP when torchrun started several or ``devices`` asks
+            for more) or ``ddp`` (one process per device, gradients averaged).
+        devices: processes (one per device) on this machine, or ``auto``: every GPU with
+            ``strategy=ddp`` on CUDA, else one. Above one, the processes come from torchrun.
         precision: ``32``, ``bf16-mixed`` or ``16-mixed``.
         max_epochs: stop after this many epochs.
         max_steps: stop after this many optimizer steps (``-1``: no limit).
@@ -110,6 +135,8 @@ class Trainer:
         self,
         *,
         accelerator: str = "auto",
+        strategy: str = "auto",
+        devices: int | str = "auto",
         precision: str | int = "32",
         max_epochs: int = 30,
         max_steps: int = -1,
@@ -158,6 +185,10 @@ class Trainer:
                 "rules out; set one of them to false."
             )
         self.device = resolve_device(accelerator)
+        self.world = resolve_world(strategy, devices, self.device)
+        if self.world.distributed:
+            self.device = process_device(self.device, self.world)
+            init_process_group(self.world, self.device)  # a no-op when train() made it
         if compile:
             check_compile(self.device)
         self.precision = normalize_precision(precision)
@@ -189,7 +220,8 @@ class Trainer:
         self.cudnn_benchmark = cudnn_benchmark
         self.tf32 = tf32
         self.callbacks = list(callbacks)
-        self.logger: Logger = logger or NullLogger()
+        # One record per run: the other processes of a DDP run log nothing.
+        self.logger: Logger = (logger if self.world.is_rank_zero else None) or NullLogger()
         self.default_root_dir = Path(default_root_dir)
         # Loop state, all of it saved in checkpoints.
         self.current_epoch = 0  # epochs completed
@@ -205,8 +237,26 @@ class Trainer:
         self.history: list[dict[str, float]] = []  # one row per epoch: epoch, step and metrics
         self.config: dict[str, Any] | None = None  # resolved run config, stored in checkpoints
         self._module: TrainingModule | None = None
-        self._preemption = Preemption()
+        self._ddp: DistributedDataParallel | None = None  # the module's training step, during a DDP fit
+        self._preemption = Preemption(deferred=self.world.distributed)
+        self._out_of_time = False  # max_time as the processes of a DDP run agreed on it
         self._started = time.monotonic()  # when fit began, less the fitting time before a resume
+
+    # ------------------------------------------------------------------ processes
+    @property
+    def global_rank(self) -> int:
+        """This process's rank among the run's processes (0 in one process)."""
+        return self.world.rank
+
+    @property
+    def world_size(self) -> int:
+        """Processes in the run."""
+        return self.world.world_size
+
+    @property
+    def is_global_zero(self) -> bool:
+        """Whether this process writes checkpoints and logs (always, in one process)."""
+        return self.world.is_rank_zero
 
     # ------------------------------------------------------------------ public API
     def fit(self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None) -> None:
@@ -235,9 +285,13 @@ class Trainer:
     def predict(
         self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None
     ) -> torch.Tensor:
-        """The objective's predictions (probabilities, values or per-row errors) for the predict split."""
+        """The objective's predictions (probabilities, values or per-row errors) for the predict split.
+
+        In a DDP run this process predicts the whole split alone, with no collective: reporting
+        calls it on rank 0 only.
+        """
         self._prepare(module, ckpt_path)
-        loader = self._loader(datamodule.predict_dataloader())
+        loader = self._loader(datamodule.predict_dataloader(), "predict")
         if loader is None:
             raise UserError("The data has no predict split; set data.test_fraction above 0.")
         with self._switches():
@@ -248,6 +302,8 @@ class Trainer:
         """Write the whole training state to ``path`` (see ``engine.checkpoint``)."""
         if self._module is None:
             raise RuntimeError("save_checkpoint needs a module: call fit first")
+        if not self.world.is_rank_zero:
+            return Path(path)  # one writer; every rank holds the same weights
         # A resume replays only what comes after this checkpoint: what was logged before it
         # must be on disk before the checkpoint is.
         self.logger.persist()
@@ -287,10 +343,10 @@ class Trainer:
     def _fit(self, module: TrainingModule, datamodule: Any, ckpt_path: str | Path | None) -> None:
         self._module = module
         module.to(self.device)
-        train_loader = self._loader(datamodule.train_dataloader())
-        val_loader = self._loader(datamodule.val_dataloader())
+        train_loader = self._loader(datamodule.train_dataloader(), "train")
+        val_loader = self._loader(datamodule.val_dataloader(), "val")
         if self.overfit_batches:
-            train_loader = val_loader = self._overfit_loader(datamodule)
+            train_loader, val_loader = self._overfit_loaders(datamodule)
         self.num_training_batches = self._length(train_loader, "train")
         if self.num_training_batches == 0:
             raise UserError(
@@ -310,8 +366,11 @@ class Trainer:
                 self.progress.batch,
                 self.global_step,
             )
+        if self.world.distributed:
+            self._ddp = data_parallel(module, self.device)
         # max_time is the whole fit's budget: the time before a resume counts too.
         self._started = started = time.monotonic() - elapsed
+        self._agree(started)
         self.should_stop = self._reached_limits(started)  # e.g. resumed at max_steps
         self._call("on_fit_start", module)
         meter = EpochMeter(self.device)
@@ -338,12 +397,15 @@ class Trainer:
                 self.history.append({"epoch": self.current_epoch, "step": self.global_step, **metrics})
                 self.log_metrics({**metrics, **perf, "epoch": self.current_epoch}, step=self.global_step)
                 self._call("on_train_epoch_end", module, metrics)
+                self._agree(started)
                 if self._preemption.signum:  # arrived during validation: stop at this boundary
                     self._stop_within_epoch(module, val_loader, metrics)
                 self.should_stop = self.should_stop or self._reached_limits(started)
         except BaseException as exc:
             self._call("on_exception", module, exc)
             raise
+        finally:
+            self._ddp = None
         self._call("on_fit_end", module)
 
     def _train_epoch(
@@ -359,7 +421,15 @@ class Trainer:
         total = self.num_training_batches
         loss_sum = torch.full((), self.progress.loss_sum, device=self.device)
         seen = start
-        watch = LossWatch(self.device, sync_every=self.log_every_n_steps, accumulate=accumulate)
+        ddp = self._ddp
+        # A DDP rank must not raise alone on a bad loss (the others would wait in the all-reduce):
+        # it records it, and the ranks read it back together when the check is due.
+        watch = LossWatch(
+            self.device,
+            sync_every=self.log_every_n_steps,
+            accumulate=accumulate,
+            eager=False if ddp is not None else None,
+        )
         watch.start_epoch(self.global_step - start // accumulate)  # the step the epoch began at
         every = self.checkpoint_every_n_steps
         save_at = (self.global_step // every + 1) * every if every else -1
@@ -369,41 +439,91 @@ class Trainer:
         for batch_idx, batch in enumerate(itertools.islice(loader, skip, skip + total - start), start):
             self.batch_idx = batch_idx
             batch = move_to_device(batch, self.device)
-            with self._autocast():
-                loss = module.training_step(batch)
-            if bad := watch.observe(loss, batch_idx):
-                raise self._non_finite(bad)
-            self.grad_scaler.scale(loss / accumulate if accumulate > 1 else loss).backward()
+            ends_step = not ((batch_idx + 1) % accumulate and batch_idx + 1 < total)
+            if ddp is None:
+                with self._autocast():
+                    loss = module.training_step(batch)
+                if bad := watch.observe(loss, batch_idx):
+                    raise self._non_finite(bad)
+                self.grad_scaler.scale(loss / accumulate if accumulate > 1 else loss).backward()
+            else:
+                loss = self._ddp_forward_backward(ddp, batch, batch_idx, watch, sync=ends_step)
             loss_sum += loss.detach()
             seen += 1
-            if (batch_idx + 1) % accumulate and batch_idx + 1 < total:
+            if not ends_step:
                 continue  # keep accumulating gradients
             self._optimizer_step(module.model, optimizer)
             self.global_step += 1
             self._step_scheduler("step", {})
-            if bad := watch.poll(self.global_step):
+            if ddp is not None:
+                self._check_loss_everywhere(watch, self.global_step)
+            elif bad := watch.poll(self.global_step):
                 raise self._non_finite(bad)
             if self.global_step % self.log_every_n_steps == 0:
                 self.log_metrics({"train/loss_step": float(loss.detach())}, step=self.global_step)
             self._call("on_train_batch_end", module, loss)
+            if ddp is not None:
+                self._agree(started)
             if self.global_step == save_at or preemption.signum:  # the only per-step cost of resuming
                 if preemption.signum:
                     break  # fit saves this position and stops
-                self.progress = EpochProgress(seen, float(loss_sum))
+                self.progress = EpochProgress(seen, self._loss_total(loss_sum))
                 self._save_last()
                 save_at += every
             if self._reached_limits(started):
                 self.should_stop = True
                 break
-        if bad := watch.poll():
+        if ddp is not None:
+            self._check_loss_everywhere(watch, None)
+        elif bad := watch.poll():
             raise self._non_finite(bad)
-        total_loss = float(loss_sum)  # waits for the device: the epoch's timing ends here
+        total_loss = self._loss_total(loss_sum)  # waits for the device: the epoch's timing ends here
         self.progress = EpochProgress(seen, total_loss)
         last = seen == _full_length(loader)  # the loader's final batch may be partial
         rows = rows_trained(
             seen - start, batch, ends_epoch=last, batch_size=getattr(loader, "batch_size", None)
         )
-        return total_loss / max(seen, 1), rows
+        return total_loss / max(seen, 1), rows * self.world.world_size  # every rank trains as many
+
+    def _ddp_forward_backward(
+        self, ddp: DistributedDataParallel, batch: Any, batch_idx: int, watch: LossWatch, *, sync: bool
+    ) -> torch.Tensor:
+        """One batch through DDP; gradients are averaged across ranks only on a step's last batch."""
+        accumulate = self.accumulate_grad_batches
+        # Inside an accumulation window no_sync skips the all-reduce: it runs once, on the last batch.
+        with contextlib.nullcontext() if sync else ddp.no_sync():
+            with self._autocast():
+                loss = ddp(batch)
+            watch.observe(loss, batch_idx)  # deferred: it records, the ranks raise together
+            self.grad_scaler.scale(loss / accumulate if accumulate > 1 else loss).backward()
+        return loss
+
+    def _check_loss_everywhere(self, watch: LossWatch, global_step: int | None) -> None:
+        """DDP: raise on every rank when any recorded a non-finite loss, at the steps the check is due."""
+        if global_step is not None and global_step % watch.sync_every:
+            return  # not due, on any rank: the same steps everywhere
+        bad = watch.poll(global_step)
+        (anywhere,) = agree_max([bad is not None])
+        if anywhere:
+            raise self._non_finite(bad)
+
+    def _loss_total(self, loss_sum: torch.Tensor) -> float:
+        """The epoch's summed batch losses; in DDP the mean over ranks, the sum one process would have."""
+        if self._ddp is not None:
+            loss_sum = mean_across(loss_sum)
+        return float(loss_sum)
+
+    def _agree(self, started: float) -> None:
+        """DDP: one small all-reduce on the CPU, so every rank acts on the same signal and ``max_time``.
+
+        The first signal any rank received, and the time limit by the slowest clock, become every
+        rank's; a rank that stopped alone would leave the others waiting in the next all-reduce.
+        """
+        if not self.world.distributed:
+            return
+        signum, out_of_time = agree_max([self._preemption.received, self._time_is_up(started)])
+        self._preemption.signum = signum
+        self._out_of_time = bool(out_of_time)
 
     def _stop_within_epoch(self, module: TrainingModule, val_loader: Any, metrics: dict[str, float]) -> None:
         """Save the position the loop stopped at; raise on a signal, else score the weights once.
@@ -418,7 +538,8 @@ class Trainer:
         signum = self._preemption.signum
         path = self._save_last(always=bool(signum))
         if signum:
-            log.warning("Stopped by signal %d at step %d; saved %s.", signum, self.global_step, path)
+            if self.world.is_rank_zero:  # it speaks for every process of a DDP run
+                log.warning("Stopped by signal %d at step %d; saved %s.", signum, self.global_step, path)
             raise Preempted(signum, path)
         if val_loader is not None:
             metrics.update(self._evaluate(module, val_loader, "val"))
@@ -476,16 +597,28 @@ class Trainer:
     def _reached_limits(self, started: float) -> bool:
         if 0 <= self.max_steps <= self.global_step:
             return True
+        if self.world.distributed:
+            return self._out_of_time  # as the ranks agreed: their clocks differ
+        return self._time_is_up(started)
+
+    def _time_is_up(self, started: float) -> bool:
         return self.max_time is not None and time.monotonic() - started >= self.max_time
 
-    def _non_finite(self, bad: BadLoss) -> NonFiniteLossError:
+    def _non_finite(self, bad: BadLoss | None) -> NonFiniteLossError:
+        """The error for a non-finite loss; ``None``: another process of a DDP run found it."""
         saved = ""
         callback = self.checkpoint_callback
         if callback is not None and callback.last_model_path:
             saved = f" The last good checkpoint is kept at {callback.last_model_path}."
+        where = (
+            f"step {bad.step} (batch {bad.batch_idx})"
+            if bad is not None
+            else f"step {self.global_step} on another process"
+        )
+        value = bad.value if bad is not None else "non-finite"
         return NonFiniteLossError(
-            f"The training loss became {bad.value} at epoch {self.current_epoch + 1}, "
-            f"step {bad.step} (batch {bad.batch_idx}).{saved} Usual fixes: lower the learning "
+            f"The training loss became {value} at epoch {self.current_epoch + 1}, "
+            f"{where}.{saved} Usual fixes: lower the learning "
             "rate (optimizer.lr), clip gradients (trainer.gradient_clip_val=1.0), check the inputs "
             "for NaN or huge values, or train in full precision (trainer.precision=32)."
         )
@@ -494,8 +627,10 @@ class Trainer:
     def _evaluate_split(
         self, module: TrainingModule, datamodule: Any, stage: str, ckpt_path: str | Path | None
     ) -> dict[str, float]:
+        if self.world.distributed and ckpt_path is not None:
+            barrier()  # every rank reads the file rank 0 wrote: wait until it is there
         self._prepare(module, ckpt_path)
-        loader = self._loader(getattr(datamodule, f"{stage}_dataloader")())
+        loader = self._loader(getattr(datamodule, f"{stage}_dataloader")(), stage)
         if loader is None:
             raise UserError(f"The data has no {stage} split; set data.{stage}_fraction above 0.")
         with self._switches():
@@ -523,6 +658,9 @@ class Trainer:
         self, module: TrainingModule, loader: Iterable[Any], stage: str, *, with_labels: bool
     ) -> tuple[torch.Tensor, torch.Tensor, float]:
         was_training = module.training
+        gather = self.world.distributed and stage != "predict"
+        if gather:
+            broadcast_buffers(module.model)
         module.eval()
         total = self._length(loader, stage)
         outputs, labels = [], []
@@ -538,24 +676,55 @@ class Trainer:
                 loss_sum += loss.double() * len(x)
                 rows += len(x)
         module.train(was_training)
-        if not outputs:
-            raise UserError(f"The {stage} split has no rows; check the data and the split fractions.")
-        return torch.cat(outputs).cpu(), torch.cat(labels).cpu(), float(loss_sum) / rows
+        if gather:  # a rank may hold no rows of a small split; the split as a whole must
+            merged, merged_labels, loss_total, rows = gather_evaluation(
+                torch.cat(outputs).cpu() if outputs else None,
+                torch.cat(labels).cpu() if labels else None,
+                float(loss_sum),
+                rows,
+            )
+            if merged is not None and merged_labels is not None:
+                return merged, merged_labels, loss_total / rows
+        elif outputs:
+            return torch.cat(outputs).cpu(), torch.cat(labels).cpu(), float(loss_sum) / rows
+        raise UserError(f"The {stage} split has no rows; check the data and the split fractions.")
 
     # ------------------------------------------------------------------ helpers
-    def _loader(self, loader: Any) -> Any:
+    def _loader(self, loader: Any, stage: str) -> Any:
         if loader is None:
             return None
+        return self._shard(self._to_device(loader), stage)
+
+    def _to_device(self, loader: Any) -> Any:
         if hasattr(loader, "to"):
             loader = loader.to(self.device)  # tabular data moves to the device once
         return loader
 
-    def _overfit_loader(self, datamodule: Any) -> Any:
+    def _shard(self, loader: Any, stage: str) -> Any:
+        """This rank's part of a split in DDP; the loader itself in one process and for predict.
+
+        Training shards are padded to one length (every rank takes as many steps); evaluation
+        shards are not (every row counts once when the ranks' rows are gathered).
+        """
+        if not self.world.distributed or stage == "predict":
+            return loader
+        if hasattr(loader, "shard"):
+            return loader.shard(self.world.rank, self.world.world_size, even=stage == "train")
+        if isinstance(getattr(loader, "sampler", None), DistributedSampler):
+            return loader  # sharded by whoever built it
+        raise UserError(
+            f"The {stage} loader ({type(loader).__name__}) cannot be split across the "
+            f"{self.world.world_size} processes of a DDP run: give it a shard(rank, world_size, even=...) "
+            "method like trainer.data.TensorBatches, or a torch DistributedSampler."
+        )
+
+    def _overfit_loaders(self, datamodule: Any) -> tuple[Any, Any]:
         loader = datamodule.train_dataloader()
         if hasattr(loader, "without_shuffle"):
             loader = loader.without_shuffle()
         self.limits["train"] = self.limits["val"] = self.overfit_batches
-        return self._loader(loader)
+        loader = self._to_device(loader)
+        return self._shard(loader, "train"), self._shard(loader, "val")
 
     def _length(self, loader: Any, stage: str) -> int:
         try:
@@ -595,6 +764,9 @@ class Trainer:
             if hasattr(cb, "load_state_dict") and _state_key(cb) in saved:
                 cb.load_state_dict(saved[_state_key(cb)])
         restore_rng_state(state["rng"])
+        if self.world.distributed and self.device.type == "cuda" and state["rng"].get("cuda"):
+            # Rank 0 saved the stream of its own GPU; every rank drew as much from its own.
+            torch.cuda.set_rng_state(state["rng"]["cuda"][0], self.device)
         return float(progress.get("elapsed", 0.0))
 
     @staticmethod

@@ -175,7 +175,7 @@ class HealthMonitor(Callback):
             log.warning("Network health: %s found (see health/* metrics and figures/health.png).", kinds)
         else:
             log.info("Network health: no vanishing, exploding, saturated or dead layers found.")
-        if self.figure and not trainer.fast_dev_run:
+        if self.figure and not trainer.fast_dev_run and trainer.is_global_zero:
             directory = Path(trainer.default_root_dir) / "figures"
             directory.mkdir(parents=True, exist_ok=True)
             self.figure_path = draw_health(self.history, directory / "health.png")

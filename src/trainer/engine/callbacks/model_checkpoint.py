@@ -77,7 +77,8 @@ class ModelCheckpoint(Callback):
 
     def _directory(self, trainer: Trainer) -> Path:
         directory = self.dirpath or Path(trainer.default_root_dir) / "checkpoints"
-        directory.mkdir(parents=True, exist_ok=True)
+        if trainer.is_global_zero:  # the other processes of a DDP run write nothing
+            directory.mkdir(parents=True, exist_ok=True)
         return directory
 
     def _worst(self) -> tuple[str, float] | None:
@@ -135,7 +136,8 @@ class ModelCheckpoint(Callback):
             worst = self._worst()
             if worst is not None:
                 del self.best_k[worst[0]]
-                Path(worst[0]).unlink(missing_ok=True)
+                if trainer.is_global_zero:
+                    Path(worst[0]).unlink(missing_ok=True)
         pick = min if self.mode == "min" else max
         self.best_model_path = pick(self.best_k, key=self.best_k.__getitem__)
         self.best_model_score = self.best_k[self.best_model_path]

@@ -58,7 +58,7 @@ class ProgressBar(Callback):
         return sys.stdout.isatty()
 
     def on_fit_start(self, trainer: Trainer, module: TrainingModule) -> None:
-        if not self.interactive:
+        if not self.interactive or not trainer.is_global_zero:  # one bar for a DDP run: rank 0's
             return
         from rich.console import Console
         from rich.progress import (
