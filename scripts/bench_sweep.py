@@ -14,7 +14,10 @@ data and epochs, and the same seeded TPE sampler:
 Both end with the same things a user keeps: every trial's metrics in MLflow and the best
 configuration's full run with its packaged model. The refit's time and epochs count in (a).
 
-Both record to MLflow (a sqlite store in a temporary folder), as a user's runs would. The parent
+Both record to MLflow (a sqlite store in a temporary folder), as a user's runs would. Besides
+wall time it prints CPU seconds (this process for (a), the trial processes for (b)): other jobs'
+load on a shared machine lengthens wall time but barely CPU time, so a wall ratio far from the
+CPU ratio says the run was disturbed. The parent
 run's plots are off in (a): the plugin makes none. Prints the wall-time ratio, trials per minute,
 epochs trained and the best value each reached; the last line is
 ``speedup=<ratio> best_ours=<value> best_baseline=<value>``.
@@ -31,6 +34,7 @@ import json
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -58,7 +62,7 @@ def common_overrides(args: argparse.Namespace, folder: Path) -> list[str]:
 
 def run_ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """(a): the in-process runner with pruning."""
-    from trainer.sweep.stages import run_sweep
+    from trainer.sweep.stages import load_sweep, run_sweep
 
     overrides = [
         f"hparams_search={args.space}",
@@ -70,18 +74,21 @@ def run_ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "sweep.study_name=bench",
         *common_overrides(args, folder),
     ]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu(resource.RUSAGE_SELF)
     [result] = run_sweep(overrides, stream=io.StringIO())
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu(resource.RUSAGE_SELF) - cpu
+    metric = load_sweep(overrides)[0].metrics[0]  # after the timing: composing warms Hydra
     study = optuna.load_study(study_name="bench", storage=f"sqlite:///{folder}/optuna.db")
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "trials": len(study.trials),
         "pruned": result.counts["PRUNED"],
         "failed": result.counts["FAIL"],
         "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in study.trials)
         + (result.refit.epochs if result.refit else 0),
         "best": result.best_values[0] if result.best_values else math.nan,
+        "refit": result.refit.lines(metric) if result.refit else ["no refit"],
     }
 
 
@@ -96,7 +103,7 @@ def run_baseline(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     metric = settings.metrics[0]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     epochs = failed = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu(resource.RUSAGE_CHILDREN)
     for number in range(args.trials):
         trial = study.ask()
         overrides = space.overrides(space.sample(trial))
@@ -121,16 +128,22 @@ def run_baseline(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         log = (run_dir / "train.log").read_text() if (run_dir / "train.log").exists() else ""
         epochs += max((int(m) for m in EPOCH_LINE.findall(log)), default=args.epochs)
         study.tell(trial, value)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu(resource.RUSAGE_CHILDREN) - cpu
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "trials": len(study.trials),
         "pruned": 0,
         "failed": failed,
         "epochs": epochs,
         "best": study.best_value if complete else math.nan,
     }
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -152,21 +165,23 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         ours = run_ours(args, Path(tmp) / "ours")
-        print(f"  ours done in {ours['seconds']:.1f} s", flush=True)
+        print(f"  ours done in {ours['seconds']:.1f} s", *ours["refit"], sep="\n  ", flush=True)
         base = run_baseline(args, Path(tmp) / "baseline")
         print(f"  baseline done in {base['seconds']:.1f} s", flush=True)
     rows = [("ours: in process, pruning", ours), ("Hydra-plugin way: a process per trial", base)]
     print(
-        f"\n{'run':40} {'wall s':>8} {'trials/min':>10} {'epochs':>7} {'pruned':>7} {'failed':>7} {'best':>9}"
+        f"\n{'run':40} {'wall s':>8} {'CPU s':>8} {'trials/min':>10} {'epochs':>7} {'pruned':>7} "
+        f"{'failed':>7} {'best':>9}"
     )
     for name, r in rows:
         per_minute = r["trials"] / r["seconds"] * 60
         print(
-            f"{name:40} {r['seconds']:8.1f} {per_minute:10.2f} {r['epochs']:7d} {r['pruned']:7d} "
-            f"{r['failed']:7d} {r['best']:9.4f}"
+            f"{name:40} {r['seconds']:8.1f} {r['cpu']:8.1f} {per_minute:10.2f} {r['epochs']:7d} "
+            f"{r['pruned']:7d} {r['failed']:7d} {r['best']:9.4f}"
         )
     speedup = base["seconds"] / ours["seconds"]
     print(f"\nwall-time ratio (baseline / ours): {speedup:.2f}x")
+    print(f"CPU-time ratio (baseline / ours): {base['cpu'] / ours['cpu']:.2f}x")
     print(f"speedup={speedup:.2f} best_ours={ours['best']:.4f} best_baseline={base['best']:.4f}")
 
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import optuna
+from mlflow.tracking import MlflowClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from study_common import markdown_table, replace_results
@@ -57,8 +58,6 @@ def main() -> None:
 
 def report(folder: Path, seconds: float) -> None:
     """Write the README's table and copy the parent run's plots from MLflow."""
-    from mlflow.tracking import MlflowClient
-
     study = optuna.load_study(study_name="sweep_mlp", storage=f"sqlite:///{folder}/optuna.db")
     trials = study.trials
     states = {s: sum(t.state.name == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")}
@@ -73,6 +72,7 @@ def report(folder: Path, seconds: float) -> None:
     plots = OUT / "plots"
     shutil.rmtree(plots, ignore_errors=True)
     plots.mkdir(parents=True)
+    refit_lines = _refit_lines(client, study)
     names = []
     for item in client.list_artifacts(parent.info.run_id, "plots"):
         local = client.download_artifacts(parent.info.run_id, item.path, str(folder / "download"))
@@ -91,10 +91,28 @@ def report(folder: Path, seconds: float) -> None:
             "",
             "Reproduce the best: `" + parent.data.tags.get("best.command", "") + "`",
             "",
+            *refit_lines,
             *[f"![{n}](plots/{n}.png)" for n in sorted(names)],
         ]
     )
     replace_results(OUT / "README.md", block)
+
+
+def _refit_lines(client: MlflowClient, study: optuna.Study) -> list[str]:
+    """The best trial's full refit (sweep.refit_best): its value, verdict and test metrics."""
+    refit = study.user_attrs.get("refit") or {}
+    if refit.get("state") != "COMPLETE":
+        return [f"No refit of the best trial was recorded ({refit.get('error', 'refit off')}).", ""]
+    run = client.get_run(refit["run_id"])
+    tested = {k: v for k, v in sorted(run.data.metrics.items()) if k.startswith("test/")}
+    verdict = "reproduced it" if refit.get("reproduced") else "did NOT reproduce it"
+    return [
+        f"The best trial {refit['trial']} was trained once more with the full record (refit): "
+        f"val/loss={refit['value']:.4f}, which {verdict}. Its test split, touched only now: "
+        + ", ".join(f"{k}={v:.4f}" for k, v in tested.items())
+        + ".",
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -61,13 +61,20 @@ def make_run_dir(runs_dir: str | Path, run_name: str) -> Path:
     ``run_name`` passes through :func:`safe_name` here too: a ``run_name=`` the user chose may
     hold commas or spaces just like an override.
     """
+    path = unused_run_dir(runs_dir, run_name)
+    path.mkdir(parents=True)
+    return path
+
+
+def unused_run_dir(runs_dir: str | Path, run_name: str) -> Path:
+    """The path :func:`make_run_dir` would make now, not created (a sweep names a trial's folder
+    before the trial starts, so that the folder can be found if its process dies)."""
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     base = Path(runs_dir) / f"{stamp}_{safe_name(run_name) or 'run'}"
     path, n = base, 1
     while path.exists():
         n += 1
         path = base.with_name(f"{base.name}_{n}")
-    path.mkdir(parents=True)
     return path
 
 

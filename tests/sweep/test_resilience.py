@@ -119,6 +119,13 @@ def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trial
         assert original.user_attrs["interrupted"] is True
     runs = mlflow_runs(f"sqlite:///{tmp_path}/mlflow.db")
     assert sum(r.data.tags.get("sweep.role") == "parent" for r in runs) == 1  # reopened, not doubled
+    # The stopped trial's tracked run is closed KILLED, by the trial itself on Ctrl-C, or from its
+    # journal by the process that found it abandoned after SIGKILL: none stays RUNNING.
+    # (No run_dir: stopped while composing, before its folder was named; [] : before its run opened.)
+    folder = original.user_attrs.get("run_dir")
+    stopped_runs = [r for r in runs if folder and r.data.tags.get("run_dir") == folder]
+    assert [r.info.status for r in stopped_runs] in ([], ["KILLED"])
+    assert not [r for r in runs if r.info.status == "RUNNING"]
 
 
 def _failing_sweep(base: list[str], storage: str, *, n_trials: int, max_failures: int) -> list[str]:

@@ -213,6 +213,10 @@ def test_multirun_grid_is_one_study(base: list[str], storage: str, tmp_path: Pat
     assert {tuple(t.user_attrs["overrides"]) for t in trials} == {
         (f"optimizer={o}", f"optimizer.lr={lr}") for o in ("adam", "nadam") for lr in ("0.001", "0.003")
     }
+    # Each job is a whole `trainer train` run, as under Hydra: tested, and no refit is needed.
+    runs = [r for r in _runs(tmp_path) if "sweep.trial" in r.data.tags]
+    assert len(runs) == 4 and all("test/loss" in r.data.metrics for r in runs)
+    assert not [r for r in _runs(tmp_path) if r.data.tags.get("sweep.role") == "best"]
 
 
 @pytest.mark.slow

@@ -26,7 +26,9 @@ def multirun_command(args: list[str]) -> int:
     """Run ``trainer train -m a=1,2 b=x,y [overrides]`` as one grid study; returns the exit code.
 
     ``sweep.*`` overrides (storage, study_name, metric, pruner...) apply as in ``trainer sweep``;
-    pruning is off unless asked for, as a grid means every point should run to the end.
+    pruning is off unless asked for, as a grid means every point should run to the end, and
+    every run records everything (``sweep.trial_record=full``), as each job of a Hydra multirun
+    is a whole ``trainer train`` run.
     """
     args = [a for a in args if a not in MULTIRUN_FLAGS]
     sweep_args = [a for a in args if is_sweep_override(a)]
@@ -46,6 +48,8 @@ def multirun_command(args: list[str]) -> int:
     )
     if "pruner" not in given:
         section["pruner"] = "none"
+    if "trial_record" not in given:
+        section["trial_record"] = "full"
     if "study_name" in given:
         section["study_name"] = loaded.study_name
     settings = settings_from_config(section, default_name=multirun_study_name(args), seed=loaded.seed)

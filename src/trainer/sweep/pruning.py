@@ -38,6 +38,9 @@ class PruningCallback:
         self.last_epoch = 0
 
     def on_fit_start(self, trainer: Any, module: Any) -> None:
+        # Known before the trial ends: the table links it, whatever becomes of the trial.
+        if trainer.logger.run_id:
+            self.trial.set_user_attr("run_id", trainer.logger.run_id)
         trainer.logger.set_tags(
             {"sweep.study": self.study_name, "sweep.trial": self.trial.number, "sweep.state": "RUNNING"}
         )

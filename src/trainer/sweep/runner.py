@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from omegaconf import open_dict
 from optuna.storages._heartbeat import is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
@@ -28,6 +29,7 @@ from trainer.config.compose import compose_config
 from trainer.errors import ConfigError
 from trainer.redact import redact
 from trainer.reporting import RunOutputs
+from trainer.run_dir import unused_run_dir
 from trainer.sweep.isolation import isolated_trial
 from trainer.sweep.parent import PARENT_ATTR, close_parent, open_parent
 from trainer.sweep.plots import write_plots
@@ -304,6 +306,12 @@ class TrialRunner:
         )
         try:
             composed = compose_config([*self.base_overrides, *overrides, f"run_name={name}"])
+            # The folder is named before training, so that a worker that finds this trial abandoned
+            # can close its tracked run from the folder's journal (``trials.close_abandoned_run``).
+            run_dir = unused_run_dir(composed.cfg.paths.runs_dir, name)
+            with open_dict(composed.cfg):
+                composed.cfg.paths.run_dir = str(run_dir)
+            trial.set_user_attr("run_dir", str(run_dir))
             with isolated_trial():
                 result = train(
                     composed,

@@ -6,16 +6,20 @@ and is closed at once without training. A trial a dead worker left behind is fai
 re-queued once (its parameters, as a WAITING trial); only the retry counts. A worker is known to
 be dead when its process on this host is gone (``worker`` user attribute), or when its
 heartbeat on an RDB storage is older than the grace period (Optuna's ``fail_stale_trials``).
-A trial stopped by Ctrl-C is re-queued the same way, so re-running the sweep resumes it.
+A trial stopped by Ctrl-C is re-queued the same way, so re-running the sweep resumes it. The
+tracked run of a trial whose process died here is closed KILLED from its run folder's journal,
+with every record the process had journaled (as ``trainer upload`` does).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import warnings
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -23,6 +27,8 @@ import psutil
 from optuna.trial import FrozenTrial, TrialState
 
 from trainer.errors import UserError
+
+log = logging.getLogger(__name__)
 
 SURPLUS_ATTR = "sweep_surplus"
 WORKER_ATTR = "worker"
@@ -148,12 +154,28 @@ def recover_abandoned(study: optuna.Study) -> list[int]:
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # another worker got there first
         RetryStaleTrial(max_retry=1, reason=reason)(study, study._storage.get_trial(trial._trial_id))
+        close_abandoned_run(trial)
         failed.append(trial.number)
     if is_heartbeat_enabled(study._storage):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             fail_stale_trials(study)  # runs the storage's retry callback on each
     return failed
+
+
+def close_abandoned_run(trial: FrozenTrial) -> None:
+    """Close the tracked run of a trial whose process died on this machine: deliver what its
+    journal holds and end it KILLED. Best effort: a failure is logged, the sweep goes on."""
+    from trainer.tracking.journal import JOURNAL_NAME
+    from trainer.tracking.upload import upload_journal
+
+    run_dir = trial.user_attrs.get("run_dir")
+    if not run_dir or not (Path(run_dir) / JOURNAL_NAME).is_file():
+        return  # no tracked run (logger=none), or the trial died before its run opened
+    try:
+        upload_journal(run_dir)
+    except Exception as exc:  # the run stays RUNNING in the tracker; `trainer upload` can retry
+        log.warning("Could not close the tracked run of abandoned trial %d: %s", trial.number, exc)
 
 
 def waits_on(trial: FrozenTrial, *, heartbeat: bool) -> bool:
