@@ -227,7 +227,11 @@ def test_init_then_two_workers_share_one_study(server: dict[str, Any], tmp_path:
     assert [r.info.run_id for r in parents] == [parent_id], "one parent run, the one init made"
     assert parents[0].info.status == "FINISHED"
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent_id]
-    assert len(children) == 4, [r.info.run_name for r in children]
     assert all(r.info.status == "FINISHED" for r in children), [r.info.status for r in children]
+    trial_runs = [r for r in children if "sweep.trial" in r.data.tags]
+    assert len(trial_runs) == 4, [r.info.run_name for r in children]
     completed_ids = {t.user_attrs["run_id"] for t in study.trials if t.state.name == "COMPLETE"}
-    assert completed_ids == {r.info.run_id for r in children}
+    assert completed_ids == {r.info.run_id for r in trial_runs}
+    # And one refit of the best trial, by the worker that ran it, on the same server.
+    [refit] = [r for r in children if r.data.tags.get("sweep.role") == "best"]
+    assert refit.data.tags["sweep.refit_of"] == str(study.best_trial.number)
