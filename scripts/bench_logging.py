@@ -31,13 +31,17 @@ divided by the median baseline seconds of the same number of steps. The goal for
 Torch runs with one intra-op thread by default (``--threads``): for a 32-wide MLP at batch 64
 a second OpenMP thread only adds synchronisation, and on a 2-core machine that other jobs also
 load it made steps ten times slower and the timings erratic. ``--threads 0`` keeps torch's
-default. Wall times on a shared machine drift with other jobs' load, so under the table come
-figures that load disturbs less: the median of per-repeat ratios (each logger runs next to its
-baseline); CPU seconds of the training thread and of the whole process; where the training
-thread's wall time went (Linux ``/proc/thread-self/schedstat``: waiting for a core, i.e. load,
-versus blocked, i.e. the GIL, locks or disk I/O); and the CPU the MLflowLogger's writer thread
-spent inside MLflow's ``log_batch``, per stored point and as a share of the training thread's
-CPU: what the logging costs wherever no idle core absorbs it.
+default. Under the table come each configuration's median seconds in the three parts of the
+timed region (``start``: up to the end of ``logger.start()``, building the Trainer included;
+``steps``: ``fit()``; ``finalize``: ``logger.finalize()``) and each logger's extra seconds in
+each part, also as a share of its baseline's whole run: the shares add up to about the overhead
+ratio minus 1 and say where the logging's cost goes. Wall times on a shared machine drift with
+other jobs' load, so then come figures that load disturbs less: the median of per-repeat ratios
+(each logger runs next to its baseline); CPU seconds of the training thread and of the whole
+process; where the training thread's wall time went (Linux ``/proc/thread-self/schedstat``:
+waiting for a core, i.e. load, versus blocked, i.e. the GIL, locks or disk I/O); and the CPU the
+MLflowLogger's writer thread spent inside MLflow's ``log_batch``, per stored point and as a share
+of the training thread's CPU: what the logging costs wherever no idle core absorbs it.
 
 Run::
 
@@ -78,6 +82,7 @@ STEP_KEY = "train/loss_step"
 LEARNING_RATE = 1e-3
 LOSS_TOLERANCE = 1e-6
 WARMUP_STEPS = 30
+PHASES = ("start", "steps", "finalize")  # the timed region's three parts (RunResult.phases)
 
 
 # ---------------------------------------------------------------------- the naive contender
@@ -203,6 +208,7 @@ class RunResult:
     runqueue: float  # seconds the training thread was ready but waited for a core (load), or NaN
     blocked: float  # seconds it neither ran nor waited for a core: the GIL, locks, I/O; or NaN
     send_cpu: float  # CPU time the writer thread spent in MLflow's log_batch (mlflow only)
+    phases: tuple[float, float, float]  # wall seconds of (start, steps, finalize); they sum to seconds
     steps: int
     points: int  # metric points found in the store afterwards (0 without a store)
     train_losses: list[float]
@@ -349,16 +355,20 @@ def run_once(setup: Setup, config: Config, *, max_steps: int, tag: str) -> RunRe
         default_root_dir=run_dir,
     )
     trainer.logger.start(run_name=tag, run_dir=run_dir)
+    started = time.perf_counter()
     trainer.fit(module, datamodule)
+    fitted = time.perf_counter()
     trainer.logger.finalize("FINISHED")
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    finished, cpu_finished = time.perf_counter(), time.process_time()
+    seconds, cpu_seconds = finished - start, cpu_finished - cpu_start
+    phases = (started - start, fitted - started, finished - fitted)
     thread_cpu = time.thread_time() - thread_start
     on_cpu, runqueue = (end - begin for end, begin in zip(schedstat(), sched_start, strict=True))
     timing = (seconds, cpu_seconds, thread_cpu, runqueue, seconds - on_cpu - runqueue)
     send_cpu = getattr(logger, "send_cpu", 0.0)
     losses = [row["train/loss"] for row in trainer.history]
     if not config.stores:
-        return RunResult(*timing, send_cpu, trainer.global_step, 0, losses)
+        return RunResult(*timing, send_cpu, phases, trainer.global_step, 0, losses)
     run_id = trainer.logger.run_id
     if run_id is None:
         raise SystemExit(f"ERROR: {config.name} run {tag} has no MLflow run id.")
@@ -368,7 +378,7 @@ def run_once(setup: Setup, config: Config, *, max_steps: int, tag: str) -> RunRe
             f"ERROR: {config.name} run {tag} stored {step_points} {STEP_KEY!r} points for "
             f"{trainer.global_step} optimizer steps (log_every_n_steps={setup.log_every})."
         )
-    return RunResult(*timing, send_cpu, trainer.global_step, points, losses)
+    return RunResult(*timing, send_cpu, phases, trainer.global_step, points, losses)
 
 
 # ---------------------------------------------------------------------- measuring and reporting
@@ -438,6 +448,7 @@ def print_table(results: dict[str, list[RunResult]]) -> dict[str, float]:
             f"waiting for a core {median(name, 'runqueue'):.3f} vs {median(base, 'runqueue'):.3f} s, "
             f"blocked (GIL, locks, I/O) {median(name, 'blocked'):.3f} vs {median(base, 'blocked'):.3f} s"
         )
+    print_phases(results, baseline_of)
     send, points = median("mlflow", "send_cpu"), results["mlflow"][0].points
     print(
         f"mlflow writer thread: {send:.3f} s CPU in MLflow's log_batch ({1e6 * send / max(points, 1):.0f} us "
@@ -445,6 +456,30 @@ def print_table(results: dict[str, list[RunResult]]) -> dict[str, float]:
         "thread's CPU: the cost to expect wherever no idle core absorbs it"
     )
     return ratios
+
+
+def print_phases(results: dict[str, list[RunResult]], baseline_of: dict[str, str]) -> None:
+    """Where each logger's extra wall time went: start, the training steps, finalize.
+
+    ``start`` runs from the timer to the end of ``logger.start()`` (it includes building the
+    Trainer, the same in every configuration), ``steps`` is ``fit()``, ``finalize`` is
+    ``logger.finalize()``. Each difference is also given as a share of the baseline's median
+    whole run, so the three shares add up to about the overhead ratio minus 1.
+    """
+
+    def phase(name: str, index: int) -> float:
+        return float(statistics.median(r.phases[index] for r in results[name]))
+
+    print(f"{'median s of':15} {'start':>8} {'steps':>8} {'finalize':>8}")
+    for name in results:
+        print(f"{name:15} " + " ".join(f"{phase(name, i):8.3f}" for i in range(len(PHASES))))
+    for name, base in baseline_of.items():
+        whole = statistics.median(r.seconds for r in results[base])
+        extra = [phase(name, i) - phase(base, i) for i in range(len(PHASES))]
+        parts = ", ".join(
+            f"{label} {more:+.3f} s ({more / whole:+.1%})" for label, more in zip(PHASES, extra, strict=True)
+        )
+        print(f"{name} - {base}, share of the {base} run: {parts}")
 
 
 def main(argv: list[str] | None = None) -> int:

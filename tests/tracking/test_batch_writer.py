@@ -265,3 +265,31 @@ def test_close_with_nothing_pending_returns_at_once(timeout: float) -> None:
     started = time.monotonic()
     assert len(writer.close(timeout=timeout)) == 0
     assert time.monotonic() - started < 1.5
+
+
+def test_the_last_record_is_journaled_and_sent_after_everything_in_the_final_chunk(tmp_path: Path) -> None:
+    """close(last=...) is how the run's status travels with the last points: after every other
+    record in the journal, and in the same call as the last of them when the chunk has room."""
+    journal = Journal(tmp_path / "journal.jsonl", {"run_id": None})
+    calls: list[list[dict[str, Any]]] = []
+    writer = BatchWriter(lambda records: calls.append(list(records)), journal=journal, flush_interval=60.0)
+    writer.add(recs("m", range(1500)))
+    status = {"kind": "status", "status": "FINISHED", "end_time": 1}
+    assert writer.close(timeout=10, last=status) == []
+    journal.close()
+    assert [len(call) for call in calls] == [1000, 501]
+    assert calls[-1][-1] is status
+    state = read_journal(tmp_path / "journal.jsonl")
+    assert state.records[-1]["kind"] == "status"
+    assert state.undelivered(prior_in_store=False) == []
+
+
+def test_a_last_record_that_cannot_be_sent_is_handed_back_journaled(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal.jsonl", {"run_id": None})
+    writer = BatchWriter(Sink(always_fail=True), journal=journal, **FAST)
+    writer.add(recs("m", range(3)))
+    status = {"kind": "status", "status": "FINISHED", "end_time": 1}
+    left = writer.close(timeout=0.3, last=status)
+    journal.close()
+    assert left[-1] is status and len(left) == 4
+    assert read_journal(tmp_path / "journal.jsonl").status == status

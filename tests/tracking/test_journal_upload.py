@@ -6,15 +6,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from trainer.errors import UserError
-from trainer.tracking.journal import JOURNAL_NAME, Journal, read_journal
+from trainer.tracking.journal import JOURNAL_NAME, Journal, encode_line, read_journal
 from trainer.tracking.upload import upload_journal
 
 from .conftest import EXPERIMENT, Store, free_port, list_artifacts, metric_steps
 
 START = 1_700_000_000_000
+ODD_FLOATS = [float("nan"), float("inf"), -float("inf"), np.float64(0.25), np.float32(0.1)]
 
 
 def header(run_id: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -76,6 +78,17 @@ def test_journal_round_trip_marks_and_a_torn_last_line(tmp_path: Path) -> None:
     }
     assert len(state.undelivered(prior_in_store=False)) == len(records()) + 1 - 100
     assert json.loads(path.read_text().splitlines()[0])["kind"] == "header"
+
+
+@pytest.mark.parametrize("key", ["train/loss_step", "caf\u00e9", 'q"uote\\back\tslash', "emoji \U0001f600"])
+@pytest.mark.parametrize("value", [0.0, -0.0, 1e-320, 1.7976931348623157e308, 1 / 3, -2.5e-7, *ODD_FLOATS])
+def test_a_metric_line_is_the_bytes_json_dumps_writes(key: str, value: float) -> None:
+    """Metric points skip the JSON encoder (encode_line): the file must not change for it."""
+    for step, stamp in ((0, START), (-1, 0), (2**63, START + 1)):
+        point = {"kind": "metric", "key": key, "value": value, "timestamp": stamp, "step": step, "seq": 7}
+        assert encode_line(point) == json.dumps(point, default=str)
+    carried = {"kind": "metric", "key": key, "value": value, "timestamp": START, "step": 1, "carried": True}
+    assert encode_line(carried) == json.dumps(carried, default=str)
 
 
 def test_read_journal_refuses_a_file_without_header(tmp_path: Path) -> None:

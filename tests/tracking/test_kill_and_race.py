@@ -142,9 +142,12 @@ def test_killed_runs_resumed_or_uploaded_hold_every_point_once(
     got = history(client, run.info.run_id)
     duplicates = {k: v for k, v in got.items() if len(v) > 1}
     assert duplicates == {}, "every (key, step) once"
-    assert set(got) == set(expected), f"missing {sorted(set(expected) - set(got))[:5]}"
+    assert set(expected) <= set(got), f"missing {sorted(set(expected) - set(got))[:5]}"
+    if expected is reference:
+        assert set(got) == set(reference), f"extra {sorted(set(got) - set(reference))[:5]}"
+    else:  # an earlier process may have delivered points past the checkpoint that the uploaded
+        # one, killed before its replay got that far, never journaled: they are there once too
+        assert set(got) <= set(reference), f"extra {sorted(set(got) - set(reference))[:5]}"
     # perf/* are wall-clock measurements (samples per second): present once, values differ by nature.
     same = {k: v for k, v in got.items() if not k[0].startswith("perf/")}
-    assert same == {k: v for k, v in expected.items() if not k[0].startswith("perf/")}, (
-        "the replay produced the same values"
-    )
+    assert same == {k: reference[k] for k in same}, "the replay produced the same values"

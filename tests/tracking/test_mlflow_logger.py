@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,23 @@ def test_a_resume_against_another_store_continues_in_a_new_run_with_the_whole_hi
     assert sorted(m.step for m in history) == list(range(1, 11)), "every step once"
     assert again.pending_path is None
     assert read_journal(tmp_path / "run1" / JOURNAL_NAME).handed_over == str(tmp_path / "run2" / JOURNAL_NAME)
+
+
+def test_the_status_goes_with_the_last_points_in_one_delivery(sqlite_store: Store, tmp_path: Path) -> None:
+    """The end of a run is one send (one transaction on a SQL store): the journal marks the last
+    points and the status delivered together, and the status is the last record."""
+    logger = make_logger(sqlite_store.uri, flush_interval=60.0)  # nothing is sent before finalize
+    logger.start(run_name="one", run_dir=tmp_path)
+    for step in range(1, 11):
+        logger.log_metrics({"loss": 1.0 / step}, step=step)
+    logger.finalize("FINISHED")
+
+    lines = [json.loads(line) for line in (tmp_path / JOURNAL_NAME).read_text().splitlines()]
+    records = [line for line in lines if "seq" in line]
+    assert [r["kind"] for r in records] == ["metric"] * 10 + ["status"]
+    delivered = [line["seqs"] for line in lines if line["kind"] == "delivered"]
+    assert delivered == [[[records[0]["seq"], records[-1]["seq"]]]]
+    run = sqlite_store.client.get_run(logger.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.end_time == records[-1]["end_time"]
+    assert metric_steps(sqlite_store.client, logger.run_id, "loss") == list(range(1, 11))

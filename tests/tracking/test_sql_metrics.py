@@ -83,6 +83,27 @@ def test_the_fast_path_stores_what_mlflow_stores(sqlite_store: Store) -> None:
     assert len(history(client, fast)["loss"]) == 4
 
 
+def test_a_batch_longer_than_one_sqlite_statement_stores_every_point_once(sqlite_store: Store) -> None:
+    """SQLite gets the rows in statements of SQLITE_ROWS_PER_INSERT: a batch over several of them,
+    then a resend that straddles two, store what MLflow stores."""
+    from mlflow.store.tracking.dbmodels.models import SqlMetric
+
+    assert set(sql_metrics.COLUMNS) == set(SqlMetric.__table__.columns.keys())
+    client = sqlite_store.client
+    reference = client.create_run(sqlite_store.experiment_id).info.run_id
+    fast = client.create_run(sqlite_store.experiment_id).info.run_id
+    many = [
+        {"kind": "metric", "key": f"k{i % 3}", "value": i / 7, "timestamp": STAMP + i, "step": i}
+        for i in range(2 * sql_metrics.SQLITE_ROWS_PER_INSERT + 5)
+    ]
+    for batch in (many, many[100:300]):
+        mlflow_log(client, reference, batch)
+        log_batch(client, fast, batch)
+    assert same(history(client, fast), history(client, reference))
+    assert same(latest(client, fast), latest(client, reference))
+    assert sum(len(points) for points in history(client, fast).values()) == len(many)
+
+
 def test_an_older_point_does_not_replace_the_latest_value(sqlite_store: Store) -> None:
     client = sqlite_store.client
     run_id = client.create_run(sqlite_store.experiment_id).info.run_id
@@ -131,3 +152,42 @@ def test_a_deleted_or_missing_run_is_a_permanent_error(sqlite_store: Store) -> N
     with pytest.raises(MlflowException) as missing:
         log_batch(client, "0" * 32, points()[:1])
     assert is_permanent_error(missing.value)
+
+
+def test_the_last_delivery_closes_the_run_as_set_terminated_does(sqlite_store: Store) -> None:
+    """A status record at the end of a batch sets the run's status and end time in the same
+    transaction as the points: what ``MlflowClient.set_terminated`` would have set."""
+    client = sqlite_store.client
+    reference = client.create_run(sqlite_store.experiment_id).info.run_id
+    fast = client.create_run(sqlite_store.experiment_id).info.run_id
+    status = {"kind": "status", "status": "KILLED", "end_time": STAMP + 60_000, "seq": 99}
+    mlflow_log(client, reference, points())
+    client.set_terminated(reference, status="KILLED", end_time=STAMP + 60_000)
+    log_batch(client, fast, [*points(), status])
+    for run_id in (reference, fast):
+        info = client.get_run(run_id).info
+        assert (info.status, info.end_time) == ("KILLED", STAMP + 60_000)
+    assert same(history(client, fast), history(client, reference))
+
+
+def test_a_refused_last_delivery_leaves_the_run_open_and_without_its_points(sqlite_store: Store) -> None:
+    """One transaction: when a point is refused, the status is not set either, so the writer can
+    split the batch and close the run after the points it can store."""
+    client = sqlite_store.client
+    run_id = client.create_run(sqlite_store.experiment_id).info.run_id
+    bad = {"kind": "metric", "key": "bad key?", "value": 1.0, "timestamp": STAMP, "step": 1}
+    with pytest.raises(MlflowException) as refused:
+        log_batch(client, run_id, [*points()[:2], bad, {"kind": "status", "status": "FINISHED"}])
+    assert is_permanent_error(refused.value)
+    assert client.get_run(run_id).info.status == "RUNNING"
+    assert history(client, run_id) == {}
+    log_batch(client, run_id, [{"kind": "status", "status": "FINISHED"}])  # a status alone
+    info = client.get_run(run_id).info
+    assert info.status == "FINISHED" and info.end_time is not None
+
+
+def test_a_status_record_must_come_last(sqlite_store: Store) -> None:
+    client = sqlite_store.client
+    run_id = client.create_run(sqlite_store.experiment_id).info.run_id
+    with pytest.raises(ValueError, match="must come last"):
+        log_batch(client, run_id, [{"kind": "status", "status": "FINISHED"}, *points()[:1]])

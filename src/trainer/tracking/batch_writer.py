@@ -112,11 +112,19 @@ class BatchWriter:
                 self._pending.extend(records)
         self._wake.set()
 
-    def close(self, timeout: float = 30.0) -> list[Record]:
+    def close(self, timeout: float = 30.0, *, last: Record | None = None) -> list[Record]:
         """Deliver what is pending, retrying until ``timeout``; return what could not be sent.
+
+        Args:
+            timeout: seconds to keep trying.
+            last: a record to journal and send after every other one, in the last chunk (the
+                run's status: the store can then close the run in the call that brings its
+                last points).
 
         Everything returned is in the journal (when there is one), undelivered.
         """
+        if last is not None:
+            self.add([last])
         self._deadline = time.monotonic() + timeout
         self._closing.set()
         self._wake.set()

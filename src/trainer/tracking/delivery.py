@@ -28,22 +28,27 @@ RESUMED_FROM_TAG = "resumed_from"
 
 
 def log_batch(client: Any, run_id: str, records: list[Record]) -> None:
-    """Send metric, param and tag records (within MLflow's limits of one ``log_batch`` call).
+    """Send metric, param and tag records (within MLflow's limits of one ``log_batch`` call), and
+    the run's status record when it comes last: it closes the run after the rest has arrived.
 
     On a SQLite or PostgreSQL store the metrics go in through :mod:`trainer.tracking.sql_metrics`
-    (the same rows, a tenth of the CPU) after the params and tags; any other store gets one
-    ``MlflowClient.log_batch`` call. Either way an exact duplicate point is ignored, so a resent
-    batch stores each point once.
+    (the same rows, a tenth of the CPU) after the params and tags, and the status in the same
+    transaction as the metrics; any other store gets one ``MlflowClient.log_batch`` call, then
+    ``set_terminated``. Either way an exact duplicate point is ignored, so a resent batch stores
+    each point once.
     """
     from mlflow.entities import Metric, Param, RunTag
 
+    status = records[-1] if records and records[-1]["kind"] == "status" else None
+    if any(r["kind"] == "status" for r in records[:-1]):
+        raise ValueError("a status record closes the run: it must come last")
     params = [Param(r["key"], r["value"]) for r in records if r["kind"] == "param"]
     tags = [RunTag(r["key"], r["value"]) for r in records if r["kind"] == "tag"]
     store = sql_store(client)
     if store is not None:
         if params or tags:
             client.log_batch(run_id, params=params, tags=tags, synchronous=True)
-        insert_metrics(store, run_id, [r for r in records if r["kind"] == "metric"])
+        insert_metrics(store, run_id, [r for r in records if r["kind"] == "metric"], status=status)
         return
     metrics = [
         Metric(r["key"], float(r["value"]), int(r["timestamp"]), int(r["step"]))
@@ -52,6 +57,8 @@ def log_batch(client: Any, run_id: str, records: list[Record]) -> None:
     ]
     if metrics or params or tags:
         client.log_batch(run_id, metrics=metrics, params=params, tags=tags, synchronous=True)
+    if status is not None:
+        _set_terminated(client, run_id, status)
 
 
 def metric_pairs(client: Any, run_id: str) -> set[tuple[str, int]]:
@@ -168,10 +175,14 @@ def deliver_one(
     elif kind == "model":
         return _log_model(client, run_id, experiment_id, record, registered_model_name)
     elif kind == "status":
-        client.set_terminated(run_id, status=record["status"], end_time=record.get("end_time"))
+        _set_terminated(client, run_id, record)
     else:
         raise ValueError(f"unknown journal record kind {kind!r}")
     return None
+
+
+def _set_terminated(client: Any, run_id: str, record: Record) -> None:
+    client.set_terminated(run_id, status=record["status"], end_time=record.get("end_time"))
 
 
 def _log_model(

@@ -29,10 +29,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -44,6 +46,34 @@ MARK_KINDS = frozenset({"header", "run", "delivered", "rejected", "handed_over"}
 # One encoder for every line: ``json.dumps(..., default=str)`` builds a new one per call, which
 # was a third of the journal's cost per metric point (json.dumps' own output, same bytes).
 _ENCODER = json.JSONEncoder(default=str)
+#: A metric point's fields as the logger makes them, in order (``seq`` is added by append()).
+_METRIC_FIELDS = ("kind", "key", "value", "timestamp", "step", "seq")
+
+
+def encode_line(line: dict[str, Any]) -> str:
+    """One journal line, the bytes ``json.dumps(line, default=str)`` gives.
+
+    A metric point as the logger makes it is written with one f-string: the writer thread
+    journals every point while it holds the GIL that the training thread needs, and this takes
+    half the time (1.8 us a point instead of 3.2-3.7). Anything else (a carried point, a NaN, a
+    numpy value) goes through the JSON encoder.
+    """
+    if tuple(line) == _METRIC_FIELDS and line["kind"] == "metric":
+        key, value, step, seq = line["key"], line["value"], line["step"], line["seq"]
+        timestamp = line["timestamp"]
+        if (
+            type(key) is str
+            and type(value) is float
+            and math.isfinite(value)
+            and type(timestamp) is int
+            and type(step) is int
+            and type(seq) is int
+        ):
+            return (
+                f'{{"kind": "metric", "key": {encode_basestring_ascii(key)}, "value": {value!r}, '
+                f'"timestamp": {timestamp}, "step": {step}, "seq": {seq}}}'
+            )
+    return _ENCODER.encode(line)
 
 
 def seq_ranges(seqs: Iterable[int]) -> list[list[int]]:
@@ -123,8 +153,7 @@ class Journal:
     def _write(self, lines: Sequence[dict[str, Any]]) -> None:
         if self._file.closed:
             return
-        encode = _ENCODER.encode
-        self._file.write("".join([encode(line) + "\n" for line in lines]))
+        self._file.write("".join([encode_line(line) + "\n" for line in lines]))
         self._file.flush()
 
 

@@ -461,13 +461,18 @@ class MLflowLogger(Logger):
                 self._system_monitor.finish()
             except Exception as exc:
                 log.debug("System metrics monitor did not stop cleanly: %s", describe_error(exc))
-        left = self._writer.close(timeout=self.close_timeout)
         status_record: Record = {"kind": "status", "status": status, "end_time": _now_ms()}
-        self._journal.append([status_record])
-        if not left:  # the status goes last: an upload must not find a closed run missing points
-            self._slow.append(status_record)
-            self._flush_slow()
-        self.undelivered += len(left) + len(self._slow) + (1 if left else 0)
+        # The status goes last: an upload must not find a closed run missing points. With the
+        # run open and no dataset or file waiting, it goes with the writer's last points, in the
+        # same transaction on a SQL store: one commit (on SQLite, fsyncs) fewer per run.
+        with_points = self._run_id is not None and not self._slow and self._prior_slow is None
+        left = self._writer.close(timeout=self.close_timeout, last=status_record if with_points else None)
+        if not with_points:
+            self._journal.append([status_record])
+            if not left:
+                self._slow.append(status_record)
+                self._flush_slow()
+        self.undelivered += len(left) + len(self._slow) + (1 if left and not with_points else 0)
         self._journal.close()
         if self.undelivered:
             log.warning(
