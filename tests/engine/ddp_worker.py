@@ -21,6 +21,7 @@ from torch.utils.data import TensorDataset
 from trainer.data.batches import EpochDataLoader
 from trainer.engine import Trainer
 from trainer.engine.callbacks.model_checkpoint import ModelCheckpoint
+from trainer.engine.distributed import teardown
 from trainer.engine.preemption import Preempted
 
 from .conftest import TinyDataModule, make_module
@@ -136,9 +137,15 @@ SCENARIOS = {
 def main(out: Path) -> None:
     torch.set_num_threads(1)
     rank = int(os.environ["RANK"])
-    for name, scenario in SCENARIOS.items():
-        outcome = scenario(out / name, WORLD)
-        torch.save({"rank": rank, **outcome}, out / f"{name}-rank{rank}.pt")
+    try:
+        for name, scenario in SCENARIOS.items():
+            outcome = scenario(out / name, WORLD)
+            torch.save({"rank": rank, **outcome}, out / f"{name}-rank{rank}.pt")
+    finally:
+        # The Trainers made the process group here (train() makes and leaves it around a run): a
+        # process that exits with gloo's threads still up can abort ("terminate called without an
+        # active exception"), so leave it, as train() does.
+        teardown()
 
 
 if __name__ == "__main__":
