@@ -287,9 +287,17 @@ class TrialRunner:
 
     def objective(self, trial: optuna.Trial, *, numbers: list[int]) -> float | list[float]:
         """Sample, compose, train, and return the monitored metric(s)."""
+        numbers.append(trial.number)
+        try:
+            return self._run_trial(trial)
+        except KeyboardInterrupt:  # at any point of the trial: queued again, not a failure of it
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C); queued again")
+            raise
+
+    def _run_trial(self, trial: optuna.Trial) -> float | list[float]:
         from trainer.train import train
 
-        numbers.append(trial.number)
         if is_surplus(self.study.get_trials(deepcopy=False), trial.number, n_trials=self.n_trials):
             trial.set_user_attr(SURPLUS_ATTR, True)  # another worker took the last ticket
             raise optuna.TrialPruned("surplus")
@@ -322,10 +330,6 @@ class TrialRunner:
         except optuna.TrialPruned:
             trial.set_user_attr("pruned_epoch", pruning.pruned_epoch)
             trial.set_user_attr("epochs", pruning.last_epoch)
-            raise
-        except KeyboardInterrupt:
-            trial.set_user_attr(INTERRUPTED_ATTR, True)  # queued again, not a failure of the trial
-            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C); queued again")
             raise
         except Exception as exc:
             trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}"[:2000])
