@@ -38,7 +38,7 @@ from trainer.diagnostics import bias_variance_report, model_summary
 from trainer.engine import Trainer, TrainingModule
 from trainer.engine.checkpoint import check_checkpoint_fits
 from trainer.engine.device import describe_device
-from trainer.engine.distributed import broadcast_object, is_rank_zero, process_group
+from trainer.engine.distributed import broadcast_object, is_rank_zero, process_group, read_on_rank_zero
 from trainer.engine.seed import seed_everything
 from trainer.errors import RunStopped, UserError
 from trainer.redact import redact
@@ -203,8 +203,9 @@ class _RunParts:
 def _follow_rank_zero(cfg: DictConfig, *, extra_callbacks: Sequence[object], test: bool) -> RunResult:
     """Another process of a DDP run than rank 0: the same fit and test, with no folder, file or record.
 
-    Rank 0 made the run folder and sends its path, so both name the same checkpoint files (rank 0
-    writes them; every rank reads the best one back for the test).
+    Rank 0 made the run folder and sends its path, so both name the same checkpoint files. Rank 0
+    writes them and alone reads them back (the best one for the test, one to resume from), then
+    sends the weights: this process may run on another machine, whose disk has no run folder.
     """
     run_dir = Path(broadcast_object(""))
     parts = _build_run(cfg, run_dir, extra_callbacks=extra_callbacks, rank_zero=False)
@@ -231,11 +232,14 @@ def _build_run(
     if cfg.ckpt_path:  # a checkpoint of another model fails here, not after the tracking run opened
         model_config = OmegaConf.to_container(cfg.model, resolve=True)
         assert isinstance(model_config, dict)
-        state = check_checkpoint_fits(
-            cfg.ckpt_path, module.model, model_config={str(k): v for k, v in model_config.items()}
-        )
-        resume_run_id = state["tracking_run_id"] or None
-        resume_step = int(state["global_step"])
+        config = {str(k): v for k, v in model_config.items()}
+
+        def where_it_stopped() -> tuple[str | None, int]:
+            state = check_checkpoint_fits(cfg.ckpt_path, module.model, model_config=config)
+            return state["tracking_run_id"] or None, int(state["global_step"])
+
+        # Only rank 0 needs the file: other ranks may run on machines that do not have it.
+        resume_run_id, resume_step = read_on_rank_zero(where_it_stopped)
     logger = build_logger(cfg) if rank_zero else NullLogger()
     trainer = build_trainer(
         cfg, run_dir=run_dir, callbacks=[*build_callbacks(cfg), *extra_callbacks], logger=logger

@@ -14,7 +14,7 @@ none of the collectives unless its world has more than one process.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from trainer.data.batches import unshard
 from trainer.engine.device import resolve_device
-from trainer.errors import ConfigError
+from trainer.errors import ConfigError, UserError
 
 if TYPE_CHECKING:
     from trainer.engine.module import Batch, TrainingModule
@@ -257,6 +257,27 @@ def broadcast_object(value: T) -> T:
     box = [value]
     dist.broadcast_object_list(box, src=0, group=_control_group)
     return box[0]
+
+
+def read_on_rank_zero(read: Callable[[], T]) -> T:
+    """``read()`` on rank 0 only, its result broadcast to every process.
+
+    For files only rank 0 may have: the other ranks can run on machines of their own (torchrun
+    across nodes), whose disks hold no run folder. A :class:`UserError` raised on rank 0 (a
+    missing or bad checkpoint) is raised in every process, so none waits for a value forever.
+    """
+    if not _active():
+        return read()
+    outcome: tuple[bool, Any] = (False, None)
+    if dist.get_rank() == 0:
+        try:
+            outcome = (True, read())
+        except UserError as exc:
+            outcome = (False, str(exc))
+    ok, value = broadcast_object(outcome)
+    if not ok:
+        raise UserError(value)
+    return value
 
 
 def barrier() -> None:

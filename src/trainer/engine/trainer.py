@@ -44,13 +44,13 @@ from trainer.engine.checkpoint import (
 from trainer.engine.device import move_to_device, resolve_device
 from trainer.engine.distributed import (
     agree_max,
-    barrier,
     broadcast_buffers,
     data_parallel,
     gather_evaluation,
     init_process_group,
     mean_across,
     process_device,
+    read_on_rank_zero,
     resolve_world,
 )
 from trainer.engine.loss_watch import BadLoss, LossWatch
@@ -358,7 +358,7 @@ class Trainer:
         )
         elapsed = 0.0
         if ckpt_path is not None:
-            elapsed = self._restore(module, load_checkpoint(ckpt_path), full=True)
+            elapsed = self._restore(module, self._read_checkpoint(ckpt_path), full=True)
             log.info(
                 "Resumed from %s at epoch %d, batch %d, step %d.",
                 ckpt_path,
@@ -627,8 +627,6 @@ class Trainer:
     def _evaluate_split(
         self, module: TrainingModule, datamodule: Any, stage: str, ckpt_path: str | Path | None
     ) -> dict[str, float]:
-        if self.world.distributed and ckpt_path is not None:
-            barrier()  # every rank reads the file rank 0 wrote: wait until it is there
         self._prepare(module, ckpt_path)
         loader = self._loader(getattr(datamodule, f"{stage}_dataloader")(), stage)
         if loader is None:
@@ -647,7 +645,13 @@ class Trainer:
             if callback is None or not callback.best_model_path:
                 raise UserError("ckpt_path='best' needs a ModelCheckpoint with a monitor that saved a file.")
             ckpt_path = callback.best_model_path
-        self._restore(module, load_checkpoint(ckpt_path), full=False)
+        self._restore(module, self._read_checkpoint(ckpt_path), full=False)
+
+    @staticmethod
+    def _read_checkpoint(path: str | Path) -> dict[str, Any]:
+        # Rank 0 reads and broadcasts: the checkpoint is in its run folder, and the other ranks
+        # may be on machines that never see that disk (a multi-node torchrun).
+        return read_on_rank_zero(lambda: load_checkpoint(path))
 
     def _evaluate(self, module: TrainingModule, loader: Iterable[Any], stage: str) -> dict[str, float]:
         outputs, labels, mean_loss = self._run_evaluation(module, loader, stage, with_labels=True)
