@@ -78,6 +78,16 @@ class SigtermAt:
             os.kill(os.getpid(), signal.SIGTERM)
 
 
+class SignalAtFitEnd:
+    """Send this process a real signal in ``on_fit_end``: after the loop's last look at the flag."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+
+    def on_fit_end(self, trainer: Trainer, module: TrainingModule) -> None:
+        os.kill(os.getpid(), self.signum)
+
+
 def _tabular_module(module: Any) -> TrainingModule:
     return module(
         "binary",
@@ -194,6 +204,24 @@ def test_a_sigterm_at_an_epochs_last_step_resumes_with_its_validation(datamodule
     resumed, _, _, _ = _run(datamodule, module, directory, ckpt_path=directory / "last.ckpt")
     _assert_same_state(resumed, whole[0])
     assert resumed.history == whole[0].history[1:]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_a_signal_after_the_last_step_still_stops_and_saves_the_end(
+    datamodule, module, whole, signum, tmp_path
+):
+    # Found by a sweep test: a Ctrl-C during the last epoch's end was lost, and the sweep ran on.
+    directory = tmp_path / "end"
+    handler = signal.getsignal(signum)
+    with pytest.raises(Preempted) as stopped:
+        _run(datamodule, module, directory, extra=(SignalAtFitEnd(signum),))
+    assert signal.getsignal(signum) is handler
+    assert stopped.value.signum == signum and stopped.value.checkpoint == directory / "last.ckpt"
+    state = load_checkpoint(directory / "last.ckpt")
+    assert (state["epoch"], state["global_step"]) == (EPOCHS, EPOCHS * 3)  # the end of training
+    resumed, _, recorder, _ = _run(datamodule, module, directory, ckpt_path=directory / "last.ckpt")
+    _assert_same_state(resumed, whole[0])  # nothing left to train: the resume is the finished run
+    assert recorder.steps == EPOCHS * 3
 
 
 def test_a_crash_after_a_periodic_checkpoint_resumes_identically(datamodule, module, whole, tmp_path):

@@ -84,6 +84,11 @@ class Preemption:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
+        if exc_type is None and self.signum and not self.deferred:
+            # Arrived after the Trainer's last look at the flag (the few instructions before
+            # this exit): deliver it again to the handler of before, as if it came now. Never
+            # in DDP (``deferred``): one rank stopping alone would leave the others waiting.
+            signal.raise_signal(self.signum)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         # Only a flag: the loop saves at the next step boundary, where the state is consistent.

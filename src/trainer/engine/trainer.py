@@ -267,6 +267,7 @@ class Trainer:
         """
         with self._switches(), compiled_forward(module.model, self.compile), self._preemption:
             self._fit(module, datamodule, ckpt_path)
+            self._stop_on_late_signal()
 
     def validate(
         self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None
@@ -524,6 +525,21 @@ class Trainer:
         signum, out_of_time = agree_max([self._preemption.received, self._time_is_up(started)])
         self._preemption.signum = signum
         self._out_of_time = bool(out_of_time)
+
+    def _stop_on_late_signal(self) -> None:
+        """A signal that came after the loop's last look (during ``on_fit_end``, say) still stops.
+
+        Otherwise it would be lost: the handler only set a flag, and nothing reads it after the
+        loop, so a Ctrl-C during the last epoch's end would let a sweep run on to its next trial.
+        Training is complete here; the position saved is its end.
+        """
+        self._agree(self._started)
+        signum = self._preemption.signum
+        if signum:
+            path = self._save_last(always=True)
+            if self.world.is_rank_zero:
+                log.warning("Stopped by signal %d after the last step; saved %s.", signum, path)
+            raise Preempted(signum, path)
 
     def _stop_within_epoch(self, module: TrainingModule, val_loader: Any, metrics: dict[str, float]) -> None:
         """Save the position the loop stopped at; raise on a signal, else score the weights once.
