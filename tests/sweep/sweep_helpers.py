@@ -47,7 +47,15 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, poll
 
 def trials_of(storage: str, name: str) -> list[FrozenTrial]:
     """All trials of study ``name`` (a fresh storage object: what another process wrote)."""
-    return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+    if "://" not in storage:  # a journal file and the like: nothing to close
+        return optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+    # Tests poll this several times a second; each storage left to the garbage collector keeps a
+    # database connection open, and on a loaded machine PostgreSQL ran out of them (100).
+    rdb = optuna.storages.RDBStorage(storage)
+    try:
+        return optuna.load_study(study_name=name, storage=rdb).get_trials(deepcopy=False)
+    finally:
+        rdb.engine.dispose()
 
 
 def finished_count(trials: Sequence[FrozenTrial]) -> int:
