@@ -264,17 +264,21 @@ def read_on_rank_zero(read: Callable[[], T]) -> T:
 
     For files only rank 0 may have: the other ranks can run on machines of their own (torchrun
     across nodes), whose disks hold no run folder. A :class:`UserError` raised on rank 0 (a
-    missing or bad checkpoint) is raised in every process, so none waits for a value forever.
+    missing or bad checkpoint) is raised in every process, so none waits for a value forever;
+    the others raise it as a :class:`UserError` with rank 0's message.
     """
     if not _active():
         return read()
     outcome: tuple[bool, Any] = (False, None)
+    failure: Exception | None = None
     if dist.get_rank() == 0:
         try:
             outcome = (True, read())
-        except UserError as exc:
-            outcome = (False, str(exc))
+        except Exception as exc:  # any failure: the others must hear of it, not wait
+            failure, outcome = exc, (False, str(exc))
     ok, value = broadcast_object(outcome)
+    if failure is not None:
+        raise failure  # rank 0 keeps its own error and traceback
     if not ok:
         raise UserError(value)
     return value
