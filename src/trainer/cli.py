@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from trainer.errors import UserError
+from trainer.interrupts import safe_interrupts
 
 if TYPE_CHECKING:
     from trainer.train import RunResult
@@ -238,7 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     try:
-        return commands[command]()
+        with safe_interrupts():  # a Ctrl-C never cuts a database write short (interrupts.py)
+            return commands[command]()
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -89,7 +89,13 @@ def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trial
 
         def one_done_one_running() -> bool:
             trials = trials_of(storage, "mlp")
-            running[:] = [t.number for t in trials if t.state == TrialState.RUNNING]
+            # Mid-trial: sampled, with its run folder named. A trial stopped the instant it was
+            # created has no parameters yet, and its retry samples new ones (nothing to compare).
+            running[:] = [
+                t.number
+                for t in trials
+                if t.state == TrialState.RUNNING and t.params and "run_dir" in t.user_attrs
+            ]
             return finished_count(trials) >= 1 and len(running) == 1
 
         wait_until(one_done_one_running, timeout=240, what=f"a running trial; output:\n{tail(log)}")
@@ -121,9 +127,9 @@ def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trial
     assert sum(r.data.tags.get("sweep.role") == "parent" for r in runs) == 1  # reopened, not doubled
     # The stopped trial's tracked run is closed KILLED, by the trial itself on Ctrl-C, or from its
     # journal by the process that found it abandoned after SIGKILL: none stays RUNNING.
-    # (No run_dir: stopped while composing, before its folder was named; [] : before its run opened.)
-    folder = original.user_attrs.get("run_dir")
-    stopped_runs = [r for r in runs if folder and r.data.tags.get("run_dir") == folder]
+    # ([]: stopped before its run opened.)
+    folder = original.user_attrs["run_dir"]
+    stopped_runs = [r for r in runs if r.data.tags.get("run_dir") == folder]
     assert [r.info.status for r in stopped_runs] in ([], ["KILLED"])
     assert not [r for r in runs if r.info.status == "RUNNING"]
 

@@ -8,6 +8,7 @@ light record; the winner is then refit with the full record (``refit.py``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -27,6 +28,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from trainer.config.compose import compose_config
 from trainer.errors import ConfigError
+from trainer.interrupts import interrupts_received
 from trainer.redact import redact
 from trainer.reporting import RunOutputs
 from trainer.run_dir import unused_run_dir
@@ -249,6 +251,7 @@ class TrialRunner:
                         continue
                     break
                 numbers: list[int] = []
+                seen = interrupts_received()
                 try:
                     self.study.optimize(
                         functools.partial(self.objective, numbers=numbers),
@@ -259,6 +262,8 @@ class TrialRunner:
                 except KeyboardInterrupt:
                     self._requeue_interrupted(numbers)
                     raise
+                if interrupts_received() != seen:
+                    raise KeyboardInterrupt  # swallowed by a library; the trial itself ended
                 if not numbers:
                     break  # the sampler stopped the study (a finished grid)
                 frozen = self._trial(numbers[0])
@@ -278,22 +283,35 @@ class TrialRunner:
 
     def _requeue_interrupted(self, numbers: list[int]) -> None:
         """Ctrl-C: Optuna has recorded the trial as FAIL; queue it again so that re-running the
-        sweep runs it (an interruption is not a failure of the trial and does not count as one)."""
+        sweep runs it (an interruption is not a failure of the trial and does not count as one).
+
+        Never raises: the Ctrl-C that brought us here is what the caller must see.
+        """
         if not numbers:
             return
-        frozen = self._trial(numbers[0])
-        if frozen.state == TrialState.FAIL and frozen.user_attrs.get(INTERRUPTED_ATTR):
-            requeue(self.study, frozen, reason="interrupted")
+        try:
+            frozen = self._trial(numbers[0])
+            if frozen.state == TrialState.FAIL and frozen.user_attrs.get(INTERRUPTED_ATTR):
+                requeue(self.study, frozen, reason="interrupted")
+        except Exception as exc:  # a storage that went away with the interruption
+            log.warning("Trial %d could not be queued again (%s); a rerun samples anew.", numbers[0], exc)
 
     def objective(self, trial: optuna.Trial, *, numbers: list[int]) -> float | list[float]:
         """Sample, compose, train, and return the monitored metric(s)."""
         numbers.append(trial.number)
+        seen = interrupts_received()
         try:
             return self._run_trial(trial)
         except KeyboardInterrupt:  # at any point of the trial: queued again, not a failure of it
-            trial.set_user_attr(INTERRUPTED_ATTR, True)
-            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C); queued again")
+            _mark_interrupted(trial)
             raise
+        except Exception as exc:
+            if interrupts_received() == seen:
+                raise
+            # A Ctrl-C that a library turned into another error on its way out: still a Ctrl-C.
+            # Optuna would take the error for a failure of the trial and run the next one.
+            _mark_interrupted(trial)
+            raise KeyboardInterrupt(f"interrupted ({type(exc).__name__}: {exc})") from exc
 
     def _run_trial(self, trial: optuna.Trial) -> float | list[float]:
         from trainer.train import train
@@ -512,3 +530,14 @@ def _wants_refit(settings: SweepSettings, study: optuna.Study, best: FrozenTrial
         and needs_refit(study, best)
         and is_refit_here(best)
     )
+
+
+def _mark_interrupted(trial: optuna.Trial) -> None:
+    """Record on ``trial`` that Ctrl-C stopped it (it is queued again, not counted as failed).
+
+    Never raises: a storage error here must not replace the interrupt, or Optuna would take it
+    for an ordinary failure of the trial (counted against ``max_failures``) and run the next one.
+    """
+    with contextlib.suppress(Exception):
+        trial.set_user_attr(INTERRUPTED_ATTR, True)
+        trial.set_user_attr("fail_reason", "interrupted (Ctrl-C); queued again")

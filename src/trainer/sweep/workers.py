@@ -13,6 +13,7 @@ from typing import Any
 
 from trainer.config.compose import ENV_CONF_DIR, conf_dir
 from trainer.errors import UserError
+from trainer.interrupts import safe_interrupts
 from trainer.sweep.report import LiveReporter
 from trainer.sweep.runner import TrialRunner, create_study, effective_n_trials, quiet_optuna
 from trainer.sweep.settings import SweepSettings
@@ -76,7 +77,7 @@ def worker_main(payload: dict[str, Any], index: int) -> None:
         n_jobs=settings.n_jobs,
     )
     try:
-        with quiet_optuna():
+        with quiet_optuna(), safe_interrupts():  # a Ctrl-C never cuts a storage write short
             TrialRunner(
                 study,
                 settings=settings,

@@ -1,0 +1,57 @@
+"""A Ctrl-C never cuts a database write short: ``trainer.interrupts``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+import pytest
+
+from trainer.interrupts import safe_caller
+
+STORM = Path(__file__).with_name("interrupt_storm.py")
+
+
+def _where(frame: FrameType | None) -> object:
+    return "now" if frame is None else frame.f_locals.get("marker")
+
+
+def _interrupted_in(module: str, inner: object = None) -> object:
+    """Where a Ctrl-C would land if it came inside a function of ``module`` called from here
+    (or inside ``inner``, which that function calls): the ``marker`` of the frame that
+    ``safe_caller`` picks, or "now" when it picks none."""
+    marker = f"caller of {module}"  # noqa: F841 (read through the frame by _where)
+    namespace: dict[str, object] = {"__name__": module, "sys": sys, "inner": inner, "where": _where}
+    exec("def grab():\n    return inner() if inner else where(safe_caller(sys._getframe()))", namespace)
+    namespace["safe_caller"] = safe_caller
+    return namespace["grab"]()  # type: ignore[operator]
+
+
+def test_the_safe_caller_is_the_first_frame_outside_the_store() -> None:
+    assert safe_caller(sys._getframe()) is None  # nothing unsafe on the stack: interrupt at once
+    assert _interrupted_in("sqlalchemy.engine.fake") == "caller of sqlalchemy.engine.fake"
+    assert _interrupted_in("optuna.storages._rdb.fake") == "caller of optuna.storages._rdb.fake"
+    assert _interrupted_in("weakref") == "caller of weakref"  # a finalizer would swallow it
+    assert _interrupted_in("optuna.study.fake") == "now"  # Optuna outside its storages is fine
+    # A store that calls back into other code: the interrupt still waits for the store's caller.
+    nested = _interrupted_in("sqlalchemy.orm.fake", lambda: _interrupted_in("json.fake"))
+    assert nested == "caller of sqlalchemy.orm.fake"
+
+
+@pytest.mark.slow
+def test_ctrl_c_storm_over_optuna_writes_leaves_the_storage_writable(tmp_path: Path) -> None:
+    """40 Ctrl-Cs at random moments of back-to-back SQLite writes: each one is delivered, and
+    the storage takes the trial's end afterwards. Without ``safe_interrupts`` this script measured
+    15 of 80 broken ("database is locked") and 2 lost on an idle machine, 45 of 80 broken on a busy one."""
+    out = subprocess.run(
+        [sys.executable, str(STORM), str(tmp_path), "40", "safe"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    counts = json.loads(out.stdout.strip().splitlines()[-1])
+    assert counts == {"ok": 40, "broken": 0, "lost": 0}, out.stderr[-3000:]
