@@ -12,9 +12,10 @@ ignored" and goes on.
 :func:`safe_interrupts` installs a SIGINT handler that raises ``KeyboardInterrupt`` at once
 unless the interrupted stack is inside database or finalizer code. There it marks the first
 frame outside that code (the caller of the store) and raises there, at its next instruction,
-once the store has returned. :func:`interrupts_received` counts them, for callers that must
-know of a Ctrl-C even when a library turned it into another error. The Trainer's own handler
-(``Preemption``) replaces this one during ``fit`` and puts it back afterwards.
+once the store has returned; a second Ctrl-C meanwhile (a store that hangs) is raised at once.
+:func:`interrupts_received` counts them, for callers that must know of a Ctrl-C even when a
+library turned it into another error. The Trainer's own handler (``Preemption``) replaces this
+one during ``fit`` and puts it back afterwards.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ UNSAFE_MODULES = (
 )
 
 _received = 0
+#: The frame a deferred Ctrl-C will be raised in, while one waits.
+_waiting: FrameType | None = None
 
 
 def _is_unsafe(frame: FrameType) -> bool:
@@ -70,15 +73,24 @@ def _no_new_frames(frame: FrameType, event: str, arg: Any) -> None:
 
 def _interrupt_when_back(frame: FrameType) -> None:
     """Raise ``KeyboardInterrupt`` at ``frame``'s next instruction (or its next exception or return)."""
+    global _waiting
 
     def trace(traced: FrameType, event: str, arg: Any) -> Any:
-        traced.f_trace = None
-        sys.settrace(None)
+        _stop_waiting()
         raise KeyboardInterrupt
 
     sys.settrace(_no_new_frames)  # frame-level tracing runs only while a global one is set
     frame.f_trace = trace
     frame.f_trace_opcodes = True
+    _waiting = frame
+
+
+def _stop_waiting() -> None:
+    global _waiting
+    if _waiting is not None:
+        _waiting.f_trace = None
+        _waiting = None
+    sys.settrace(None)
 
 
 def interrupts_received() -> int:
@@ -94,6 +106,9 @@ def interrupts_received() -> int:
 def _handle(signum: int, frame: FrameType | None) -> None:
     global _received
     _received += 1
+    if _waiting is not None:  # a second Ctrl-C while the first waits (a store that hangs): now
+        _stop_waiting()
+        raise KeyboardInterrupt
     caller = safe_caller(frame)
     if caller is None or sys.gettrace() is not None:
         raise KeyboardInterrupt  # nothing to protect, or a debugger/coverage tracer owns tracing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from types import FrameType
 
 import pytest
 
-from trainer.interrupts import safe_caller
+from trainer.interrupts import interrupts_received, safe_caller, safe_interrupts
 
 STORM = Path(__file__).with_name("interrupt_storm.py")
 
@@ -39,6 +40,43 @@ def test_the_safe_caller_is_the_first_frame_outside_the_store() -> None:
     # A store that calls back into other code: the interrupt still waits for the store's caller.
     nested = _interrupted_in("sqlalchemy.orm.fake", lambda: _interrupted_in("json.fake"))
     assert nested == "caller of sqlalchemy.orm.fake"
+
+
+def _store(body: str) -> object:
+    """A function defined in a module named like a database store, running ``body`` (given ``log``)."""
+    namespace: dict[str, object] = {"__name__": "sqlalchemy.fake", "signal": signal}
+    exec("def store(log):\n" + "".join(f"    {line}\n" for line in body.splitlines()), namespace)
+    return namespace["store"]
+
+
+needs_no_tracer = pytest.mark.skipif(sys.gettrace() is not None, reason="a debugger or coverage owns tracing")
+
+
+@needs_no_tracer
+def test_a_ctrl_c_inside_a_store_is_raised_once_the_store_returns() -> None:
+    store = _store("signal.raise_signal(signal.SIGINT)\nlog.append('write finished')")
+    log: list[str] = []
+    before = interrupts_received()
+    with safe_interrupts(), pytest.raises(KeyboardInterrupt):
+        store(log)  # type: ignore[operator]
+        log.append("not reached: raised at the caller's next instruction")
+    assert log == ["write finished"] and interrupts_received() == before + 1
+    assert sys.gettrace() is None
+
+
+@needs_no_tracer
+def test_a_second_ctrl_c_while_the_first_waits_is_raised_at_once() -> None:
+    store = _store(
+        "signal.raise_signal(signal.SIGINT)\nlog.append('first waits')\n"
+        "signal.raise_signal(signal.SIGINT)\nlog.append('not reached')"
+    )
+    log: list[str] = []
+    with safe_interrupts():
+        with pytest.raises(KeyboardInterrupt):
+            store(log)  # type: ignore[operator]
+        log.append("no stray interrupt from the first one")
+    assert log == ["first waits", "no stray interrupt from the first one"]
+    assert sys.gettrace() is None
 
 
 @pytest.mark.slow
