@@ -1,4 +1,4 @@
-"""Deliver Ctrl-C only where it cannot break a database write or a config being composed.
+"""Deliver Ctrl-C only where it cannot break a database write, a config being composed or an import.
 
 Python raises ``KeyboardInterrupt`` at whatever bytecode the main thread is running. Inside a
 database driver's commit (Optuna's and MLflow's SQLAlchemy stores) that can leave a connection
