@@ -3,14 +3,14 @@
 Python raises ``KeyboardInterrupt`` at whatever bytecode the main thread is running. Inside a
 database driver's commit (Optuna's and MLflow's SQLAlchemy stores) that can leave a connection
 checked out with its write transaction open: on SQLite every later write of the process then
-fails with "database is locked" (measured: 5 to 50% of Ctrl-Cs landing in a loop of Optuna
-writes, more on a busy machine). A sweep then cannot mark its trial interrupted, Optuna takes the
-storage error for an ordinary trial failure, and the sweep runs on. A ``KeyboardInterrupt``
+fails with "database is locked" (measured: 10 to 23% of Ctrl-Cs landing in a loop of Optuna
+writes on an idle machine, 56% on a busy one). A sweep then cannot mark its trial interrupted,
+Optuna takes the storage error for an ordinary trial failure, and the sweep runs on. A ``KeyboardInterrupt``
 raised in a finalizer (a weakref callback, ``__del__``) is lost: Python prints "Exception
 ignored" and goes on.
 
 :func:`safe_interrupts` installs a SIGINT handler that raises ``KeyboardInterrupt`` at once
-unless the interrupted stack is inside database or finalizer code. There it marks the first
+unless the interrupted stack is inside ``UNSAFE_MODULES`` or a finalizer. There it marks the first
 frame outside that code (the caller of the store) and raises there, at its next instruction,
 once the store has returned; a second Ctrl-C meanwhile (a store that hangs) is raised at once.
 :func:`interrupts_received` counts them, for callers that must know of a Ctrl-C even when a
@@ -59,8 +59,8 @@ def _is_unsafe(frame: FrameType) -> bool:
 
 
 def safe_caller(frame: FrameType | None) -> FrameType | None:
-    """The frame to interrupt instead of ``frame``: the caller of the outermost database-store
-    or finalizer frame on the stack, or ``None`` when the stack holds none (interrupt at once)."""
+    """The frame to interrupt instead of ``frame``: the caller of the outermost frame on the stack
+    that runs ``UNSAFE_MODULES`` or finalizer code, or ``None`` when none does (interrupt at once)."""
     outermost = None
     while frame is not None:
         if _is_unsafe(frame):
@@ -120,7 +120,8 @@ def _handle(signum: int, frame: FrameType | None) -> None:
 
 @contextmanager
 def safe_interrupts() -> Iterator[None]:
-    """For the block, raise Ctrl-C's ``KeyboardInterrupt`` only outside database and finalizer code.
+    """For the block, raise Ctrl-C's ``KeyboardInterrupt`` only outside the code of ``UNSAFE_MODULES``
+    and finalizers.
 
     Does nothing off the main thread, or when SIGINT is not Python's default handler (ignored
     in a background job, or handled by the caller), so it never turns on what the caller turned off.

@@ -18,6 +18,13 @@ from trainer.interrupts import interrupts_received, safe_caller, safe_interrupts
 STORM = Path(__file__).with_name("interrupt_storm.py")
 
 
+def _function_in(module: str, name: str, source: str, **names: object) -> object:
+    """Function ``name`` of ``source``, compiled as if it lived in ``module`` (seeing ``names``)."""
+    namespace: dict[str, object] = {"__name__": module, **names}
+    exec(source, namespace)
+    return namespace[name]
+
+
 def _where(frame: FrameType | None) -> object:
     return "now" if frame is None else frame.f_locals.get("marker")
 
@@ -27,10 +34,16 @@ def _interrupted_in(module: str, inner: object = None) -> object:
     (or inside ``inner``, which that function calls): the ``marker`` of the frame that
     ``safe_caller`` picks, or "now" when it picks none."""
     marker = f"caller of {module}"  # noqa: F841 (read through the frame by _where)
-    namespace: dict[str, object] = {"__name__": module, "sys": sys, "inner": inner, "where": _where}
-    exec("def grab():\n    return inner() if inner else where(safe_caller(sys._getframe()))", namespace)
-    namespace["safe_caller"] = safe_caller
-    return namespace["grab"]()  # type: ignore[operator]
+    grab = _function_in(
+        module,
+        "grab",
+        "def grab():\n    return inner() if inner else where(safe_caller(sys._getframe()))",
+        sys=sys,
+        inner=inner,
+        where=_where,
+        safe_caller=safe_caller,
+    )
+    return grab()  # type: ignore[operator]
 
 
 def test_the_safe_caller_is_the_first_frame_outside_the_store() -> None:
@@ -47,9 +60,8 @@ def test_the_safe_caller_is_the_first_frame_outside_the_store() -> None:
 
 def _store(body: str) -> object:
     """A function defined in a module named like a database store, running ``body`` (given ``log``)."""
-    namespace: dict[str, object] = {"__name__": "sqlalchemy.fake", "signal": signal}
-    exec("def store(log):\n" + "".join(f"    {line}\n" for line in body.splitlines()), namespace)
-    return namespace["store"]
+    source = "def store(log):\n" + "".join(f"    {line}\n" for line in body.splitlines())
+    return _function_in("sqlalchemy.fake", "store", source, signal=signal)
 
 
 needs_no_tracer = pytest.mark.skipif(sys.gettrace() is not None, reason="a debugger or coverage owns tracing")
