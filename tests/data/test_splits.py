@@ -132,6 +132,37 @@ def test_datamodule_splits_by_time_column(write_csv: Callable[[str, list[str]], 
     assert len(datamodule.tensors("test")[0]) == 40
 
 
+def test_time_split_keeps_the_time_column_out_of_the_features(
+    write_csv: Callable[[str, list[str]], Path],
+) -> None:
+    # One training year: the column is constant in training and only takes new values later.
+    lines = ["year,x,y", *(f"{2000 + (i >= 100) + (i >= 150)},{i % 7},{i % 2}" for i in range(200))]
+    path = str(write_csv("years.csv", lines))
+    years = {"split": "time", "time_column": "year", "val_start": 2001, "test_start": 2002}
+    by_time = TabularDataModule(source=CsvSource(path=path), target="y", **years)  # type: ignore[arg-type]
+    by_time.setup()
+    assert by_time.raw_feature_columns_ == ["x"] and by_time.feature_names_ == ["x"]
+    assert by_time.tensors("test")[0].shape == (50, 1)
+    assert list(by_time.splits_["test"]["year"].unique()) == [2002]  # still there to split and report by
+    # Any other split keeps it: every period is then in training.
+    random = TabularDataModule(source=CsvSource(path=path), target="y", time_column="year")
+    random.setup()
+    assert random.raw_feature_columns_ == ["year", "x"]
+    # Dropping it as well is no error.
+    dropped = TabularDataModule(source=CsvSource(path=path), target="y", drop=["year"], **years)  # type: ignore[arg-type]
+    dropped.setup()
+    assert dropped.raw_feature_columns_ == ["x"]
+
+
+def test_time_split_with_only_the_time_column_names_it(write_csv: Callable[[str, list[str]], Path]) -> None:
+    lines = ["year,y", *(f"{2000 + i // 50},{i % 2}" for i in range(200))]
+    datamodule = TabularDataModule(
+        source=CsvSource(path=str(write_csv("only.csv", lines))), target="y", split="time", time_column="year"
+    )
+    with pytest.raises(DataError, match=r"No feature columns .*time_column \(a time split keeps it out\)"):
+        datamodule.setup()
+
+
 def test_datamodule_stratifies_by_default(write_csv: Callable[[str, list[str]], Path]) -> None:
     lines = ["x,y", *(f"{i},{int(i % 10 == 0)}" for i in range(400))]  # 10% positives
     datamodule = TabularDataModule(source=CsvSource(path=str(write_csv("s.csv", lines))), target="y")

@@ -57,7 +57,8 @@ class TabularDataModule:
         drop: columns to leave out (identifiers, leaks).
         categorical: columns to one-hot encode; ``None`` detects text/category columns.
         split: ``stratified``, ``random`` or ``time``.
-        time_column: the column to order by for ``split=time``.
+        time_column: the column to order by for ``split=time``; a time split leaves it out of the
+            features (its later values never occur in training).
         val_start, test_start: for ``split=time``, the first time value of val and test.
         val_fraction, test_fraction: sizes of the held-out splits.
         batch_size: training batch size.
@@ -136,10 +137,11 @@ class TabularDataModule:
         self.task = infer_task(target) if self.task == "auto" else self.task
         labels = self._encode_target(target, where)
 
-        feature_frame = frame.drop(columns=[self.target, *self.drop])
+        feature_frame = frame.drop(columns=[self.target, *self.drop, *self._time_feature_to_leave_out()])
         if feature_frame.shape[1] == 0:
+            time_note = " and data.time_column (a time split keeps it out)" if self.split == "time" else ""
             raise DataError(
-                f"No feature columns are left in {where} after removing the target and data.drop."
+                f"No feature columns are left in {where} after removing the target, data.drop{time_note}."
             )
         numeric, categorical = split_column_kinds(feature_frame, categorical=self.categorical, where=where)
         feature_frame = coerce_numeric(feature_frame, numeric, categorical)
@@ -167,6 +169,19 @@ class TabularDataModule:
         counts = {name: len(self._tensors[name][1]) for name in ("train", "val", "test")}
         log.info("Data %s: %s rows, %d features, task %s.", where, counts, self.num_features, self.task)
         self._ready = True
+
+    def _time_feature_to_leave_out(self) -> list[str]:
+        # A time split trains on the earliest period and tests on the latest, so the time column
+        # holds only training-period values in training and only later ones at test: a network
+        # then scores every test row through weights that never saw such an input (with a
+        # single training year, the column is constant and its weights are never trained).
+        # What changes over time enters through the other columns.
+        if self.split != "time" or self.time_column in self.drop or self.time_column == self.target:
+            return []
+        log.info(
+            "data.split=time: data.time_column=%r orders the rows and is not a feature.", self.time_column
+        )
+        return [str(self.time_column)]
 
     def _encode_target(self, target: pd.Series, where: str) -> np.ndarray:
         # The task's objective decides how its target column becomes labels.
