@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -132,6 +133,41 @@ class Store:
 
     def runs(self) -> list[Any]:
         return list(self.client.search_runs([self.experiment_id], order_by=["attributes.start_time ASC"]))
+
+
+# ---------------------------------------------------------------------- killed processes
+# A process that opens its run and is killed (SIGKILL) the moment the store has made it, before
+# the journal notes the run's id: the narrowest window a real kill can land in.
+KILLED_AFTER_CREATE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from pathlib import Path
+    from trainer.tracking.journal import Journal
+    from trainer.tracking import MLflowLogger
+
+    real_mark = Journal.mark
+
+    def mark(self, kind, seqs=(), **fields):
+        if kind == "run":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_mark(self, kind, seqs, **fields)
+
+    Journal.mark = mark
+    logger = MLflowLogger(tracking_uri=sys.argv[1], experiment_name=sys.argv[2], flush_interval=0.05)
+    logger.start(run_name="doomed", run_dir=Path(sys.argv[3]))
+    """
+)
+
+
+def kill_after_create(uri: str, run_dir: Path) -> None:
+    """Run KILLED_AFTER_CREATE against ``uri``: the store gets a run, the journal never its id."""
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_CREATE, uri, EXPERIMENT, str(run_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == -9, done.stderr[-3000:]
 
 
 # ---------------------------------------------------------------------- sqlite stores

@@ -25,8 +25,10 @@ from trainer.config import compose_config
 from trainer.engine.checkpoint import load_checkpoint
 from trainer.redact import redact
 from trainer.tracking import MLflowLogger
+from trainer.tracking.delivery import RUN_KEY_TAG
 from trainer.tracking.journal import JOURNAL_NAME, read_journal
 from trainer.tracking.params import flatten_config
+from trainer.tracking.upload import upload_journal
 from trainer.train import RunResult, train
 
 from .conftest import (
@@ -36,6 +38,7 @@ from .conftest import (
     base_overrides,
     files_containing,
     free_port,
+    kill_after_create,
     list_artifacts,
     metric_steps,
 )
@@ -472,3 +475,22 @@ def test_a_resume_that_starts_while_the_server_is_down_loses_nothing(spooled_run
     assert run.data.tags["resumed.b"] == "3"
     assert run.data.tags["device"] == "cpu"
     assert metric_steps(client, resumed.run_id, "loss") == list(range(1, 102))
+
+
+def test_upload_finds_the_run_a_process_killed_after_creating_it_made_on_the_server(
+    server: MlflowServer, tmp_path: Path
+) -> None:
+    server.wait_ready()
+    run_dir = tmp_path / "run"
+    kill_after_create(server.uri, run_dir)
+    client = server.client()
+    experiment_id = client.get_experiment_by_name(EXPERIMENT).experiment_id
+    key = read_journal(run_dir / JOURNAL_NAME).header["run_key"]
+    made = client.search_runs([experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'")
+    assert [r.info.status for r in made] == ["RUNNING"]
+
+    summary = upload_journal(run_dir, tracking_uri=server.uri)
+
+    again = client.search_runs([experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'")
+    assert [(r.info.run_id, r.info.status) for r in again] == [(made[0].info.run_id, "KILLED")]
+    assert summary["run_id"] == made[0].info.run_id

@@ -37,6 +37,7 @@ class Carry:
     run_id: str | None  # the run those records went to (a "run" mark beats the header)
     start_time: int | None  # the original run's start (ms)
     records: list[Record] = field(default_factory=list)
+    run_key: str | None = None  # the key the earlier journal tagged its run with
 
     @property
     def metric_pairs(self) -> set[tuple[str, int]]:
@@ -71,7 +72,8 @@ def load_carry(source: Path, *, resume_step: int | None) -> Carry | None:
             copy.pop("prior", None)
         records.append(copy)
     start = state.header.get("start_time")
-    return Carry(source, state.run_id, int(start) if start else None, records)
+    key = state.header.get("run_key")
+    return Carry(source, state.run_id, int(start) if start else None, records, str(key) if key else None)
 
 
 def commit_carry(carry: Carry, journal: Journal) -> None:
@@ -97,8 +99,9 @@ def open_journal(
 
     Args:
         run_dir: the run folder (the journal is ``run_dir/tracking_journal.jsonl``).
-        header: the journal's first line; on a resume its ``run_id`` and ``start_time`` are
-            updated from the earlier journal (the run may have moved to a new one).
+        header: the journal's first line; on a resume its ``run_id``, ``start_time`` and
+            ``run_key`` are updated from the earlier journal (the run may have moved to a new
+            one, or been made without its id reaching that journal).
         resume_from: the checkpoint being resumed, whose run folder holds the earlier journal.
         resume_step: the checkpoint's global step; later points are produced again.
 
@@ -116,6 +119,8 @@ def open_journal(
         header["run_id"] = carry.run_id
     if carry and carry.start_time:
         header["start_time"] = carry.start_time
+    if carry and carry.run_key:
+        header["run_key"] = carry.run_key
     journal = Journal(path, header)
     if carry:
         commit_carry(carry, journal)

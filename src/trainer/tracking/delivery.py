@@ -25,6 +25,10 @@ Record = dict[str, Any]
 MISSING_RUN = "RESOURCE_DOES_NOT_EXIST"
 #: The tag naming the run a resumed run continues, when the store did not have that run.
 RESUMED_FROM_TAG = "resumed_from"
+#: The tag holding the journal's run key: a run made from a journal carries it, so a creation
+#: whose answer never reached the journal (the process was killed in between, or the reply was
+#: lost) is found again by its key instead of being made twice.
+RUN_KEY_TAG = "trainer.run_key"
 
 
 def log_batch(client: Any, run_id: str, records: list[Record]) -> None:
@@ -76,12 +80,19 @@ def open_run(
     run_id: str | None,
     tags: dict[str, str],
     start_time: int | None,
+    run_key: str | None = None,
+    may_exist: bool = False,
 ) -> tuple[str, str, str | None]:
     """Reopen ``run_id`` (set RUNNING) or create a run; return (run id, experiment id, resumed from).
 
     A ``run_id`` that this store does not have (a checkpoint brought from another store) is not
     an error: a new run is made, tagged ``resumed_from=<run_id>``, and the old id is returned
     third so the caller can say so.
+
+    Args:
+        run_key: the journal's key, tagged on a run this makes (:data:`RUN_KEY_TAG`).
+        may_exist: an earlier attempt may have made the run with ``run_key`` without its id
+            being recorded: look for it first and reopen it rather than make a second one.
     """
     with store_lock(tracking_uri):  # the first touch may create and migrate a SQLite store
         experiment_id = get_or_create_experiment(client, experiment_name)
@@ -95,8 +106,21 @@ def open_run(
             client.update_run(run_id, status="RUNNING")
             return run_id, str(run.info.experiment_id), None
         tags = {**tags, RESUMED_FROM_TAG: run_id}
+    if run_key:
+        found = find_run_by_key(client, experiment_id, run_key) if may_exist else None
+        if found is not None:
+            return found, experiment_id, run_id
+        tags = {**tags, RUN_KEY_TAG: run_key}
     run = client.create_run(experiment_id, start_time=start_time, run_name=run_name or None, tags=tags)
     return run.info.run_id, experiment_id, run_id
+
+
+def find_run_by_key(client: Any, experiment_id: str, run_key: str) -> str | None:
+    """The id of the active run in the experiment tagged with ``run_key``, or None."""
+    runs = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{run_key}'", max_results=1
+    )
+    return runs[0].info.run_id if runs else None
 
 
 def dataset_inputs(frames: dict[str, Any], *, name: str, source: str, target: str) -> list[Any]:

@@ -2,7 +2,8 @@
 
 One JSON object per line, append-only, so a process killed at any moment leaves a readable
 file (a torn last line is skipped). The first line is a header (where the records go, the run
-id, the run's start time); then records, each with a sequence number ``seq``::
+id, the run's start time, the ``run_key`` the run is tagged with); then records, each with a
+sequence number ``seq``::
 
     {"kind": "metric", "seq": 7, "key": "val/loss", "value": 0.31, "timestamp": ..., "step": 40}
     {"kind": "param" | "tag", "seq": ..., "key": ..., "value": ...}

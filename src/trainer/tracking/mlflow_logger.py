@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,8 @@ class MLflowLogger(Logger):
         # On resume: the (key, step) points the run has, which the replay must not send again.
         self._have: set[tuple[str, int]] | None = None
         self._resumed_existing = False
+        self._run_key: str | None = None  # tagged on the run: see delivery.RUN_KEY_TAG
+        self._run_may_exist = False  # an earlier attempt may have made the run under that key
         self._environment = MlflowEnvironment()  # set by start(), put back by finalize()
 
     # ---------------------------------------------------------------- lifecycle
@@ -242,11 +245,14 @@ class MLflowLogger(Logger):
             "resume_step": resume_step,
             "run_tags": self._run_tags(),
             "registered_model_name": self.registered_model_name,
+            "run_key": uuid.uuid4().hex,
         }
         self._journal, carry = open_journal(run_dir, header, resume_from=resume_from, resume_step=resume_step)
         self.journal_path = self._journal.path
         # The journal knows whether the run moved to a new one, and when it really started.
         self._resume_run_id, self._start_time = header["run_id"], header["start_time"]
+        # A killed run may have made its run without the id reaching its journal: look first.
+        self._run_key, self._run_may_exist = header["run_key"], bool(carry and carry.run_key)
         return carry
 
     def _run_tags(self) -> dict[str, str]:
@@ -262,6 +268,7 @@ class MLflowLogger(Logger):
             return self._open_run()
 
     def _open_run(self) -> str:
+        may_exist, self._run_may_exist = self._run_may_exist, True  # a retry: this try may succeed unseen
         run_id, experiment_id, missing = open_run(
             self._client,
             tracking_uri=self.tracking_uri,
@@ -270,6 +277,8 @@ class MLflowLogger(Logger):
             run_id=self._resume_run_id,
             tags=self._run_tags(),
             start_time=self._start_time,
+            run_key=self._run_key,
+            may_exist=may_exist,
         )
         if missing:
             log.warning(

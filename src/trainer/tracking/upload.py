@@ -90,6 +90,8 @@ def _upload(client: Any, uri: str, state: JournalState, journal: Journal) -> dic
         run_id=state.run_id,
         tags=dict(header.get("run_tags") or {}),
         start_time=header.get("start_time"),
+        run_key=header.get("run_key"),
+        may_exist=True,  # the killed process may have made the run and died before noting its id
     )
     existing = state.run_id is not None and not missing
     journal.mark("run", run_id=run_id, resumed_from=missing or (state.run_is_new or None))
