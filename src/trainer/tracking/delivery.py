@@ -109,6 +109,7 @@ def open_run(
     if run_key:
         found = find_run_by_key(client, experiment_id, run_key) if may_exist else None
         if found is not None:
+            client.update_run(found, status="RUNNING")  # reopened, like a run found by its id
             return found, experiment_id, run_id
         tags = {**tags, RUN_KEY_TAG: run_key}
     run = client.create_run(experiment_id, start_time=start_time, run_name=run_name or None, tags=tags)
