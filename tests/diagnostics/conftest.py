@@ -86,6 +86,7 @@ class MemoryLogger(Logger):
         parent_run_id: str | None = None,
         resume_step: int | None = None,
         resume_from: Path | None = None,
+        run_key: str | None = None,
     ) -> None:
         return None
 

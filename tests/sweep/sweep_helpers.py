@@ -32,6 +32,37 @@ def sweep_process(args: Sequence[str], *, cwd: Path, log: Path) -> subprocess.Po
         )
 
 
+# ``trainer sweep`` that SIGKILLs itself the moment it sets a given study attribute: a kill at
+# an exact point between two of its writes.
+_KILLED_AT_ATTR = """
+import os, signal, sys
+import optuna
+from trainer.cli import main
+
+attr, args = sys.argv[1], sys.argv[2:]
+real = optuna.Study.set_user_attr
+
+def set_user_attr(self, key, value):
+    if key == attr:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(self, key, value)
+
+optuna.Study.set_user_attr = set_user_attr
+sys.exit(main(["sweep", *args]))
+"""
+
+
+def sweep_killed_at(attr: str, args: Sequence[str], *, cwd: Path, log: Path) -> int:
+    """Run ``trainer sweep <args>`` in ``cwd``, killed as it sets the study attribute ``attr``;
+    return its exit code (-9 when the kill came)."""
+    env = {**os.environ, ENV_CONF_DIR: str(conf_dir()), "PYTHONUNBUFFERED": "1"}
+    with log.open("ab") as out:
+        command = [sys.executable, "-c", _KILLED_AT_ATTR, attr, *args]
+        return subprocess.run(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=600
+        ).returncode
+
+
 def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, poll: float = 0.2) -> None:
     """Poll ``condition`` until it holds; fail the test naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

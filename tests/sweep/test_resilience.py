@@ -14,6 +14,7 @@ from optuna.trial import TrialState
 from sweep_helpers import (
     finished_count,
     mlflow_runs,
+    sweep_killed_at,
     sweep_process,
     tail,
     trials_of,
@@ -21,6 +22,7 @@ from sweep_helpers import (
 )
 
 from trainer.errors import UserError
+from trainer.sweep.parent import PARENT_ATTR
 from trainer.sweep.space import parse_space
 from trainer.sweep.stages import load_sweep, run_sweep
 from trainer.sweep.trials import counted_trials
@@ -132,6 +134,34 @@ def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trial
     stopped_runs = [r for r in runs if r.data.tags.get("run_dir") == folder]
     assert [r.info.status for r in stopped_runs] in ([], ["KILLED"])
     assert not [r for r in runs if r.info.status == "RUNNING"]
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_after_making_its_parent_run_reopens_that_run(base: list[str], tmp_path: Path) -> None:
+    """The parent run is made, then its id is written to the study: a kill between the two
+    left a parent RUNNING for ever, and the rerun made a second one."""
+    args = [
+        *SMALL,
+        "sweep.n_trials=2",
+        "sweep.pruner=none",
+        "sweep.plots=false",
+        "sweep.refit_best=false",
+        *base,
+    ]
+    log = tmp_path / "sweep.log"
+    assert sweep_killed_at(PARENT_ATTR, args, cwd=tmp_path, log=log) == -9, tail(log)
+    [made] = mlflow_runs(f"sqlite:///{tmp_path}/mlflow.db")
+    assert made.info.status == "RUNNING"
+
+    assert sweep_process(args, cwd=tmp_path, log=log).wait(timeout=400) == 0, tail(log)
+
+    runs = mlflow_runs(f"sqlite:///{tmp_path}/mlflow.db")
+    [parent] = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert parent.info.run_id == made.info.run_id
+    assert parent.info.status == "FINISHED" and parent.data.tags["sweep.role"] == "parent"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 2 and len(runs) == 3
+    assert all(r.info.status == "FINISHED" for r in runs)
 
 
 def _failing_sweep(base: list[str], storage: str, *, n_trials: int, max_failures: int) -> list[str]:

@@ -7,6 +7,7 @@ their trials under it, and re-running the same sweep reopens it instead of makin
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ from trainer.sweep.space import SearchSpace
 from trainer.tracking.base import Logger
 
 PARENT_ATTR = "parent_run_id"
+#: Set before the parent run is opened: a rerun after a kill between the run's creation and
+#: PARENT_ATTR finds that run by this key instead of opening a second parent.
+PARENT_KEY_ATTR = "parent_run_key"
 
 
 def _flat_space(space: SearchSpace) -> dict[str, str]:
@@ -50,7 +54,11 @@ def open_parent(
         cfg.paths.run_dir = str(run_dir)
     logger = build_logger(cfg)
     existing = study.user_attrs.get(PARENT_ATTR)
-    logger.start(run_name=settings.study_name, run_dir=run_dir, resume_run_id=existing or None)
+    key = study.user_attrs.get(PARENT_KEY_ATTR)
+    if not existing and not key:
+        key = uuid.uuid4().hex
+        study.set_user_attr(PARENT_KEY_ATTR, key)
+    logger.start(run_name=settings.study_name, run_dir=run_dir, resume_run_id=existing or None, run_key=key)
     if existing:
         return logger
     # Set even without a tracked run, so that processes waiting for it (wait_for_parent) go on.

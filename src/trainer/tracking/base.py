@@ -34,6 +34,7 @@ class Logger(ABC):
         parent_run_id: str | None = None,
         resume_step: int | None = None,
         resume_from: Path | None = None,
+        run_key: str | None = None,
     ) -> None:
         """Open the record of a run.
 
@@ -46,6 +47,9 @@ class Logger(ABC):
                 after it, so a logger that kept records of them must not record them twice.
             resume_from: the checkpoint file being resumed (its run folder holds what the
                 logger kept of the run before).
+            run_key: names this run across attempts (a sweep's parent run): a run opened under
+                this key by a process killed before the caller recorded its id is continued,
+                not opened again.
         """
 
     @abstractmethod
@@ -113,6 +117,7 @@ class NullLogger(Logger):
         parent_run_id: str | None = None,
         resume_step: int | None = None,
         resume_from: Path | None = None,
+        run_key: str | None = None,
     ) -> None:
         return None
 

@@ -40,6 +40,7 @@ class CSVLogger(Logger):
         parent_run_id: str | None = None,
         resume_step: int | None = None,
         resume_from: Path | None = None,
+        run_key: str | None = None,
     ) -> None:
         return None
 

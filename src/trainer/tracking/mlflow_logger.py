@@ -188,11 +188,13 @@ class MLflowLogger(Logger):
         parent_run_id: str | None = None,
         resume_step: int | None = None,
         resume_from: Path | None = None,
+        run_key: str | None = None,
     ) -> None:
         """Open the journal and the run (or reopen ``resume_run_id``); start the background writer.
 
         A resume (``resume_from``, the checkpoint) carries over what the killed run's journal
-        holds up to ``resume_step``; later points are produced again by the replay.
+        holds up to ``resume_step``; later points are produced again by the replay. A given
+        ``run_key`` may have been used before: the run tagged with it is looked for first.
         """
         self._environment.apply(
             request_timeout=self.request_timeout, hide_urls=self.safe_uri != self.tracking_uri
@@ -202,7 +204,7 @@ class MLflowLogger(Logger):
         self._resume_run_id = resume_run_id or None
         self._parent_run_id = parent_run_id or None
         self._start_time = _now_ms()
-        carry = self._open_journal(run_dir, resume_step=resume_step, resume_from=resume_from)
+        carry = self._open_journal(run_dir, resume_step=resume_step, resume_from=resume_from, run_key=run_key)
         if self._resume_run_id:
             self._have = carry.metric_pairs if carry else set()
         self._client = make_client(self.tracking_uri)  # may create the store: under its lock
@@ -233,7 +235,7 @@ class MLflowLogger(Logger):
         self._flush_slow()
 
     def _open_journal(
-        self, run_dir: Path, *, resume_step: int | None, resume_from: Path | None
+        self, run_dir: Path, *, resume_step: int | None, resume_from: Path | None, run_key: str | None
     ) -> Carry | None:
         header: dict[str, Any] = {
             "tracking_uri": self.safe_uri,  # credentials come from the environment at upload time
@@ -245,14 +247,14 @@ class MLflowLogger(Logger):
             "resume_step": resume_step,
             "run_tags": self._run_tags(),
             "registered_model_name": self.registered_model_name,
-            "run_key": uuid.uuid4().hex,
+            "run_key": run_key or uuid.uuid4().hex,
         }
         self._journal, carry = open_journal(run_dir, header, resume_from=resume_from, resume_step=resume_step)
         self.journal_path = self._journal.path
         # The journal knows whether the run moved to a new one, and when it really started.
         self._resume_run_id, self._start_time = header["run_id"], header["start_time"]
         # A killed run may have made its run without the id reaching its journal: look first.
-        self._run_key, self._run_may_exist = header["run_key"], bool(carry and carry.run_key)
+        self._run_key, self._run_may_exist = header["run_key"], bool(run_key or (carry and carry.run_key))
         return carry
 
     def _run_tags(self) -> dict[str, str]:
