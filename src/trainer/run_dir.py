@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -95,11 +96,19 @@ def write_config_files(
 
 @contextmanager
 def log_to_file(path: Path, level: int = logging.INFO) -> Iterator[Path]:
-    """Copy the ``trainer`` loggers' records into ``path`` for the duration of the block."""
+    """Copy the ``trainer`` loggers' records into ``path`` for the duration of the block.
+
+    Nested blocks on the same file add no second handler (a command that logs before its tracked
+    run starts, and the tracked run itself, write each line once).
+    """
+    logger = logging.getLogger("trainer")
+    target = os.path.abspath(path)
+    if any(getattr(h, "baseFilename", None) == target for h in logger.handlers):
+        yield path
+        return
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("trainer")
     old_level = logger.level
     logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > level:
