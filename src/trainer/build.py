@@ -20,6 +20,7 @@ from trainer.data.base import DataModule
 from trainer.data.resample import Resampler
 from trainer.data.tabular import TabularDataModule
 from trainer.engine import Trainer, TrainingModule
+from trainer.engine.seed import seed_everything
 from trainer.errors import ConfigError, UserError
 from trainer.redact import redact_tree
 from trainer.tasks import Objective, objective_class
@@ -146,7 +147,34 @@ def build_logger(cfg: DictConfig) -> Logger:
     return instantiate_component(cfg.logger, "logger")
 
 
-def build_trainer(cfg: DictConfig, *, run_dir: Path, callbacks: Sequence[Any], logger: Logger) -> Trainer:
+def run_config(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain data, credentials masked: what checkpoints and params record."""
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(resolved, dict)
+    # Stored in every checkpoint, which may be uploaded: no credentials in it.
+    return redact_tree({str(k): v for k, v in resolved.items()})
+
+
+def build_data_and_module(cfg: DictConfig) -> tuple[DataModule, TrainingModule]:
+    """Seed, then the data and the module: where every command that trains or scores starts.
+
+    The same seed and config give the same split, preprocessing and initial weights, so
+    ``trainer eval`` scores exactly the rows the run was tested on.
+    """
+    seed_everything(cfg.seed)
+    datamodule = build_datamodule(cfg)
+    return datamodule, build_module(cfg, datamodule)
+
+
+def build_trainer(
+    cfg: DictConfig,
+    *,
+    run_dir: Path,
+    callbacks: Sequence[Any],
+    logger: Logger,
+    config: dict[str, Any] | None = None,
+) -> Trainer:
+    """The configured Trainer; ``config`` (default: :func:`run_config`) goes into its checkpoints."""
     options = OmegaConf.to_container(cfg.trainer, resolve=True)
     assert isinstance(options, dict)
     trainer = Trainer(
@@ -155,10 +183,7 @@ def build_trainer(cfg: DictConfig, *, run_dir: Path, callbacks: Sequence[Any], l
         logger=logger,
         default_root_dir=run_dir,
     )
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(resolved, dict)
-    # Stored in every checkpoint, which may be uploaded: no credentials in it.
-    trainer.config = redact_tree({str(k): v for k, v in resolved.items()})
+    trainer.config = config if config is not None else run_config(cfg)
     return trainer
 
 

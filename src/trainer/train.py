@@ -14,22 +14,21 @@ import functools
 import json
 import logging
 import math
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Concatenate, ParamSpec
+from typing import Any, Concatenate, ParamSpec
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from trainer.build import (
     build_callbacks,
-    build_datamodule,
+    build_data_and_module,
     build_logger,
-    build_module,
     build_trainer,
     count_parameters,
     data_shape_arguments,
+    run_config,
 )
 from trainer.config.compose import ComposedConfig
 from trainer.config.validate import validate_config
@@ -39,11 +38,11 @@ from trainer.engine import Trainer, TrainingModule
 from trainer.engine.checkpoint import check_checkpoint_fits
 from trainer.engine.device import describe_device
 from trainer.engine.distributed import broadcast_object, is_rank_zero, process_group, read_on_rank_zero
-from trainer.engine.seed import seed_everything
 from trainer.errors import RunStopped, UserError
 from trainer.redact import redact
 from trainer.reporting import RunOutputs, make_figures, package_model, record_run_files
-from trainer.run_dir import log_to_file, make_run_dir, readable_run_name, write_config_files
+from trainer.run_dir import log_to_file, readable_run_name
+from trainer.tracked_run import RunFolder, tracked_run
 from trainer.tracking.base import Logger, NullLogger
 from trainer.tracking.params import flatten_config
 from trainer.tracking.provenance import provenance_tags
@@ -67,6 +66,8 @@ class RunResult:
         model_uri: where the packaged model was logged, if it was.
         pending_path: where records the tracking store never received were saved, if anywhere.
         location: lines that tell the user where the run is recorded and how to browse it.
+        where: what a command prints at its end (the folder, then ``location``), from the
+            tracked run (:meth:`trainer.tracked_run.TrackedRun.where_lines`).
     """
 
     metrics: dict[str, float]
@@ -78,6 +79,7 @@ class RunResult:
     model_uri: str | None = None
     pending_path: str | None = None
     location: list[str] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
 
 
 def _in_process_group(
@@ -127,15 +129,13 @@ def train(
     if not is_rank_zero():  # another process of a DDP run: it fits and tests beside rank 0, no more
         return _follow_rank_zero(cfg, extra_callbacks=callbacks, test=outputs.test)
     run_name = cfg.run_name or readable_run_name(composed.choices, composed.overrides)
-    chosen_dir = Path(cfg.paths.run_dir) if cfg.paths.run_dir else None
-    made_here = chosen_dir is None or not chosen_dir.exists()
-    run_dir = chosen_dir or make_run_dir(cfg.paths.runs_dir, run_name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder.open(chosen=cfg.paths.run_dir, runs_dir=cfg.paths.runs_dir, run_name=run_name)
+    run_dir = folder.path
     broadcast_object(str(run_dir))  # to the other processes of a DDP run: their checkpoint paths
     with open_dict(cfg):  # record the concrete values in the saved config
         cfg.paths.run_dir = str(run_dir)
         cfg.run_name = run_name
-    write_config_files(run_dir, cfg, composed.overrides, composed.hydra)
+    folder.write_config(cfg, composed.overrides, composed.hydra)
 
     with log_to_file(run_dir / "train.log"):
         log.info("Run %s in %s", run_name, run_dir)
@@ -144,41 +144,30 @@ def train(
         except UserError:
             # A mistake in the config, data or checkpoint, found before anything ran: the
             # folder would hold nothing but the config, so it goes (the error is printed).
-            if made_here:
-                shutil.rmtree(run_dir, ignore_errors=True)
+            folder.discard()
             raise
         datamodule, module, logger, trainer = parts.datamodule, parts.module, parts.logger, parts.trainer
-        logger.start(
-            run_name=run_name,
-            run_dir=run_dir,
-            resume_run_id=parts.resume_run_id,
-            parent_run_id=parent_run_id,
-            resume_step=parts.resume_step,
-            resume_from=Path(cfg.ckpt_path) if cfg.ckpt_path else None,
-        )
-        result = RunResult(metrics={}, run_dir=run_dir, tracking_run_id=logger.run_id)
-        status = "FAILED"
+        result = RunResult(metrics={}, run_dir=run_dir)
         try:
-            _record_start(logger, trainer, module, datamodule, composed.overrides, run_dir, outputs)
-            result.metrics = _fit_and_test(cfg, trainer, module, datamodule, test=outputs.test)
-            _write_metrics(run_dir / "metrics.json", result.metrics)
-            _record_end(logger, trainer, module, datamodule, run_dir, result, outputs)
-            status = "FINISHED"
-        except KeyboardInterrupt:
-            status = "KILLED"
-            log.error("Interrupted; the run folder keeps everything saved so far.")
-            raise
+            with tracked_run(
+                logger,
+                folder=folder,
+                run_name=run_name,
+                log_file="train.log",
+                parent_run_id=parent_run_id,
+                resume_run_id=parts.resume_run_id,
+                resume_step=parts.resume_step,
+                resume_from=Path(cfg.ckpt_path) if cfg.ckpt_path else None,
+            ) as run:
+                result.tracking_run_id = logger.run_id
+                _record_start(parts, composed.overrides, run_dir, outputs)
+                result.metrics = _fit_and_test(cfg, trainer, module, datamodule, test=outputs.test)
+                _write_metrics(run_dir / "metrics.json", result.metrics)
+                _record_end(parts, run_dir, result, outputs)
         except RunStopped as exc:  # stopped on purpose (a pruned sweep trial): not a failure
-            status = exc.run_status
             log.info("Stopped early: %s", exc)
             raise
-        except BaseException as exc:
-            log.error("The run failed: %s", exc)  # the folder stays, so its log says why
-            logger.set_tags({"error": f"{type(exc).__name__}: {exc}"[:5000]})
-            raise
         finally:
-            logger.log_artifact(run_dir / "train.log")
-            logger.finalize(status)
             result.tracking_run_id = logger.run_id
             result.pending_path = str(logger.pending_path) if logger.pending_path else None
             result.location = logger.location_lines()
@@ -186,6 +175,7 @@ def train(
         result.best_checkpoint = checkpoint.best_model_path if checkpoint else ""
         result.last_checkpoint = checkpoint.last_model_path if checkpoint else ""
         result.history = trainer.history
+        result.where = run.where_lines()
         log.info("Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
     return result
 
@@ -196,6 +186,7 @@ class _RunParts:
     module: TrainingModule
     logger: Logger
     trainer: Trainer
+    config: dict[str, Any]  # the resolved run config, credentials masked (params, checkpoints)
     resume_run_id: str | None
     resume_step: int | None = None
 
@@ -224,9 +215,7 @@ def _build_run(
     cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[object], rank_zero: bool = True
 ) -> _RunParts:
     """Everything a run needs, built and checked before the tracking run opens."""
-    seed_everything(cfg.seed)
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg, datamodule)
+    datamodule, module = build_data_and_module(cfg)
     resume_run_id = None
     resume_step = None
     if cfg.ckpt_path:  # a checkpoint of another model fails here, not after the tracking run opened
@@ -241,8 +230,13 @@ def _build_run(
         # Only rank 0 needs the file: other ranks may run on machines that do not have it.
         resume_run_id, resume_step = read_on_rank_zero(where_it_stopped)
     logger = build_logger(cfg) if rank_zero else NullLogger()
+    config = run_config(cfg)
     trainer = build_trainer(
-        cfg, run_dir=run_dir, callbacks=[*build_callbacks(cfg), *extra_callbacks], logger=logger
+        cfg,
+        run_dir=run_dir,
+        callbacks=[*build_callbacks(cfg), *extra_callbacks],
+        logger=logger,
+        config=config,
     )
     log.info(
         "Model: %s parameters on %s, precision %s.",
@@ -250,7 +244,7 @@ def _build_run(
         trainer.device,
         trainer.precision,
     )
-    return _RunParts(datamodule, module, logger, trainer, resume_run_id, resume_step)
+    return _RunParts(datamodule, module, logger, trainer, config, resume_run_id, resume_step)
 
 
 def _fit_and_test(
@@ -269,21 +263,14 @@ def _fit_and_test(
     return metrics
 
 
-def _record_start(
-    logger: Logger,
-    trainer: Trainer,
-    module: TrainingModule,
-    datamodule: DataModule,
-    overrides: list[str],
-    run_dir: Path,
-    outputs: RunOutputs,
-) -> None:
+def _record_start(parts: _RunParts, overrides: list[str], run_dir: Path, outputs: RunOutputs) -> None:
+    logger, trainer, module, datamodule = parts.logger, parts.trainer, parts.module, parts.datamodule
     tags = provenance_tags(device=describe_device(trainer.device), precision=trainer.precision)
     tags["overrides"] = redact(" ".join(overrides)) or "(none)"
     tags["run_dir"] = str(run_dir)
     tags["world_size"] = str(trainer.world_size)
     logger.set_tags(tags)
-    logger.log_hyperparams(flatten_config(trainer.config or {}))
+    logger.log_hyperparams(flatten_config(parts.config))
     info = datamodule.describe()
     frames = datamodule.datasets() if outputs.datasets else {}
     if frames:
@@ -303,15 +290,8 @@ def _write_and_record(logger: Logger, path: Path, text: str) -> None:
     logger.log_artifact(path)
 
 
-def _record_end(
-    logger: Logger,
-    trainer: Trainer,
-    module: TrainingModule,
-    datamodule: DataModule,
-    run_dir: Path,
-    result: RunResult,
-    outputs: RunOutputs,
-) -> None:
+def _record_end(parts: _RunParts, run_dir: Path, result: RunResult, outputs: RunOutputs) -> None:
+    logger, trainer, module, datamodule = parts.logger, parts.trainer, parts.module, parts.datamodule
     # The model holds the best weights here (Trainer.test loaded them): diagnose those.
     verdict, text = bias_variance_report(module, datamodule) if outputs.diagnostics else ({}, "")
     if verdict:
@@ -321,7 +301,7 @@ def _record_end(
     figure_paths = make_figures(run_dir, trainer, module, datamodule) if outputs.figures else []
     record_run_files(logger, run_dir, trainer, figure_paths, checkpoints=outputs.checkpoints)
     if outputs.model and logger.records_model:
-        model_config = (trainer.config or {})["model"]
+        model_config = parts.config["model"]
         shape = data_shape_arguments(str(model_config["_target_"]), datamodule)
         model_dir = package_model(run_dir, module, datamodule, model_config, shape_arguments=shape)
         if model_dir is not None:  # None: the data has no raw-row packaging (images, series, texts)
