@@ -11,8 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 from trainer.build import build_callbacks, build_datamodule, build_logger, build_module, build_trainer
 from trainer.config import compose_config, conf_dir, group_options, validate_config
 from trainer.data import TabularDataModule
-from trainer.engine.module import TrainingPlan
 from trainer.errors import ConfigError
+from trainer.optim.schedule import TrainingPlan
 
 from .conftest import data_overrides
 

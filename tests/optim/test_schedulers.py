@@ -13,9 +13,9 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch.optim import lr_scheduler
 
-from trainer.engine.module import SchedulerSpec, TrainingPlan
 from trainer.errors import ConfigError
 from trainer.optim import schedulers
+from trainer.optim.schedule import SchedulerSpec, TrainingPlan
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 LR0 = 0.1

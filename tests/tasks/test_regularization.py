@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.engine.module import TrainingModule, TrainingPlan
+from trainer.engine.module import TrainingModule
 from trainer.models import MLP
+from trainer.optim.schedule import TrainingPlan
 from trainer.tasks import RegressionObjective
 
 Factory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]

@@ -7,43 +7,16 @@ loop stays the same for a classifier, a regressor and an autoencoder.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from trainer.optim.schedule import SchedulerSpec, TrainingPlan
 from trainer.tasks.base import Objective
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 OptimizerFactory = Callable[[Iterable[Any]], torch.optim.Optimizer]
-
-
-@dataclass(frozen=True)
-class TrainingPlan:
-    """What a scheduler may need to know about the run ahead (1cycle needs the total steps)."""
-
-    max_epochs: int
-    steps_per_epoch: int
-
-    @property
-    def total_steps(self) -> int:
-        return max(1, self.max_epochs * self.steps_per_epoch)
-
-
-@dataclass
-class SchedulerSpec:
-    """A learning-rate scheduler and when the Trainer steps it.
-
-    Attributes:
-        scheduler: any torch LR scheduler (``ReduceLROnPlateau`` included).
-        interval: ``"epoch"`` or ``"step"`` (one optimizer step).
-        monitor: metric passed to ``scheduler.step`` (performance scheduling), e.g. ``val/loss``.
-    """
-
-    scheduler: Any
-    interval: str = "epoch"
-    monitor: str | None = None
 
 
 SchedulerFactory = Callable[[torch.optim.Optimizer, TrainingPlan], SchedulerSpec]

@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-from trainer.engine.module import SchedulerSpec, TrainingPlan
 from trainer.errors import ConfigError
 from trainer.optim import schedulers
+from trainer.optim.schedule import SchedulerSpec, TrainingPlan
 
 ScheduleFactory = Callable[[torch.optim.Optimizer, TrainingPlan], SchedulerSpec]
 

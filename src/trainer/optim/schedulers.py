@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import torch
 from torch.optim import lr_scheduler
 
-from trainer.engine.module import SchedulerSpec, TrainingPlan
 from trainer.errors import ConfigError
+from trainer.optim.schedule import SchedulerSpec, TrainingPlan
 
 INTERVALS = ("epoch", "step")
 
