@@ -61,10 +61,9 @@ def test_an_interrupt_is_killed_and_an_error_failed_with_its_reason(
 ) -> None:
     folder = RunFolder.open(chosen=tmp_path / "chosen", runs_dir=tmp_path / "runs", run_name="x")
     handle = None
-    with pytest.raises(type(error)):
-        with tracked_run(_logger(store), folder=folder, run_name="x") as run:
-            handle = run
-            raise error
+    with pytest.raises(type(error)), tracked_run(_logger(store), folder=folder, run_name="x") as run:
+        handle = run
+        raise error
     assert handle is not None and handle.status == RunStatus(expected)
     status, tags, _ = _run(store, handle.run_id)
     assert status == expected
@@ -80,10 +79,9 @@ def test_a_run_stopped_on_purpose_takes_the_status_it_names(store: str, tmp_path
 
     folder = RunFolder.open(chosen=None, runs_dir=tmp_path / "runs", run_name="pruned")
     handle = None
-    with pytest.raises(Pruned):
-        with tracked_run(_logger(store), folder=folder, run_name="pruned") as run:
-            handle = run
-            raise Pruned("pruned at epoch 2")
+    with pytest.raises(Pruned), tracked_run(_logger(store), folder=folder, run_name="pruned") as run:
+        handle = run
+        raise Pruned("pruned at epoch 2")
     assert handle is not None
     status, tags, _ = _run(store, handle.run_id)
     assert (status, "error" in tags) == ("FINISHED", False)
