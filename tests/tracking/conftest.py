@@ -29,6 +29,8 @@ from typing import Any
 import pytest
 import torch
 
+from trainer.tracking.mlflow_private import dispose_engine
+
 EXPERIMENT = "trainer"  # conf/logger/mlflow.yaml's experiment_name
 SECRET = "s3cr3t"
 SERVER_START_TIMEOUT = 240.0  # seconds; a cold `mlflow server` takes 15-40 s on 2 busy cores
@@ -179,7 +181,7 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     client = MlflowClient(tracking_uri=f"sqlite:///{path}")
     client.search_experiments()  # creates and migrates the tables
-    client._tracking_client.store.engine.dispose()  # no open connection while the file is copied
+    dispose_engine(client)  # no open connection while the file is copied
     return path
 
 

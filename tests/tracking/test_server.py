@@ -27,6 +27,7 @@ from trainer.redact import redact
 from trainer.tracking import MLflowLogger
 from trainer.tracking.delivery import RUN_KEY_TAG
 from trainer.tracking.journal import JOURNAL_NAME, read_journal
+from trainer.tracking.mlflow_private import dispose_engine
 from trainer.tracking.params import flatten_config
 from trainer.tracking.upload import upload_journal
 from trainer.train import RunResult, train
@@ -135,7 +136,7 @@ def start_offline_resume(server: MlflowServer) -> OfflineResume:
     direct.log_batch(run_id, params=[Param("a", "1"), Param("b", "2")])
     direct.log_metric(run_id, "loss", 1.0, step=1)
     direct.set_terminated(run_id, "KILLED")
-    direct._tracking_client.store.engine.dispose()
+    dispose_engine(direct)
     assert not server.healthy()
     logger = MLflowLogger(
         tracking_uri=server.uri, experiment_name="resume-offline", flush_interval=0.05, close_timeout=120

@@ -16,6 +16,7 @@ from typing import Any
 
 from trainer.redact import describe_error
 from trainer.tracking.mlflow_experiment import get_or_create_experiment
+from trainer.tracking.mlflow_private import dataset_entity
 from trainer.tracking.sql_metrics import insert_metrics, sql_store
 from trainer.tracking.store_lock import store_lock
 
@@ -145,7 +146,7 @@ def dataset_inputs(frames: dict[str, Any], *, name: str, source: str, target: st
         with warnings.catch_warnings():  # MLflow's hint about integer columns is noise here
             warnings.simplefilter("ignore")
             dataset = from_pandas(frame, source=origin, name=f"{name}-{split}", targets=target)
-            entity = dataset._to_mlflow_entity()
+            entity = dataset_entity(dataset)
         inputs.append(DatasetInput(entity, tags=[InputTag("mlflow.data.context", split)]))
     return inputs
 

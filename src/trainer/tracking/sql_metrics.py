@@ -31,8 +31,9 @@ upload never finds a closed run missing points.
 
 Only SQLite and PostgreSQL stores take this path (the dialects with ``ON CONFLICT DO NOTHING``);
 any other store (an HTTP server, MySQL, MSSQL) gets ``MlflowClient.log_batch`` as before. The
-private store methods used here are pinned by the ``mlflow<3.18`` requirement and by
-``tests/tracking/test_sql_metrics.py``, which compares this path's rows with MLflow's own.
+private store methods used here are reached through :mod:`trainer.tracking.mlflow_private` only,
+pinned by the ``mlflow<3.18`` requirement and checked by ``tests/tracking/test_mlflow_private.py``;
+``tests/tracking/test_sql_metrics.py`` compares this path's rows with MLflow's own.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import time
 from types import SimpleNamespace
 from typing import Any
+
+from trainer.tracking import mlflow_private
 
 Record = dict[str, Any]
 #: Dialects whose INSERT has ``on_conflict_do_nothing`` in SQLAlchemy.
@@ -56,24 +60,18 @@ _MAX_CACHED_KEYS = 10_000
 
 def sql_store(client: Any) -> Any | None:
     """The ``SqlAlchemyStore`` behind ``client`` when its database takes the fast path, else None."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    store = getattr(getattr(client, "_tracking_client", None), "store", None)
-    if not isinstance(store, SqlAlchemyStore):
-        return None
-    engine = getattr(store, "engine", None)
-    if engine is None or engine.dialect.name not in FAST_DIALECTS:
+    store = mlflow_private.sql_alchemy_store(client)
+    if store is None or mlflow_private.dialect_name(store) not in FAST_DIALECTS:
         return None
     return store
 
 
 def _insert_ignoring_duplicates(store: Any) -> Any:
     """``INSERT INTO metrics ... ON CONFLICT DO NOTHING`` for the store's dialect."""
-    from mlflow.store.tracking.dbmodels.models import SqlMetric
     from sqlalchemy.dialects import postgresql, sqlite
 
-    dialect = postgresql if store.engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(SqlMetric.__table__).on_conflict_do_nothing()
+    dialect = postgresql if mlflow_private.dialect_name(store) == "postgresql" else sqlite
+    return dialect.insert(mlflow_private.metrics_table()).on_conflict_do_nothing()
 
 
 @functools.cache  # one text per row count: at most SQLITE_ROWS_PER_INSERT of them
@@ -86,7 +84,7 @@ def _sqlite_insert(rows: int) -> str:
 
 def _insert_rows(store: Any, session: Any, rows: list[tuple[Any, ...]]) -> None:
     """Insert ``rows`` (tuples in ``COLUMNS`` order), ignoring exact duplicates, in ``session``."""
-    if store.engine.dialect.name != "sqlite":
+    if mlflow_private.dialect_name(store) != "sqlite":
         session.execute(_insert_ignoring_duplicates(store), [_named(row) for row in rows])
         return
     connection = session.connection()
@@ -103,9 +101,7 @@ def _check_point(key: str, value: float, timestamp: int, step: int) -> None:
     """MLflow's own validation, run in full for a key not seen yet or a negative timestamp."""
     if key in _valid_keys and timestamp >= 0:
         return
-    from mlflow.utils.validation import _validate_metric
-
-    _validate_metric(key, value, timestamp, step)  # raises INVALID_PARAMETER_VALUE
+    mlflow_private.validate_metric(key, value, timestamp, step)  # raises INVALID_PARAMETER_VALUE
     if len(_valid_keys) < _MAX_CACHED_KEYS:
         _valid_keys.add(key)
 
@@ -133,7 +129,7 @@ def insert_metrics(store: Any, run_id: str, records: list[Record], *, status: Re
         _check_point(key, value, timestamp, step)
         is_nan = math.isnan(value)
         if is_nan or math.isinf(value):
-            is_nan, value = store.sanitize_metric_value(value)
+            is_nan, value = mlflow_private.sanitize_metric_value(store, value)
         row = (key, value, timestamp, step, is_nan, run_id)
         rows.append(row)
         best = newest.get(key)
@@ -142,15 +138,14 @@ def insert_metrics(store: Any, run_id: str, records: list[Record], *, status: Re
             newest[key] = row
     if not rows and status is None:
         return
-    with store.ManagedSessionMaker(read_only=False) as session:
-        run = store._get_run(run_uuid=run_id, session=session)
-        store._check_run_is_active(run)
+    with mlflow_private.write_session(store) as session:
+        run = mlflow_private.active_run_row(store, session, run_id)
         if rows:
             _insert_rows(store, session, rows)
             # Only the newest point of each key can change latest_metrics: MLflow's own update,
             # given one point per key instead of one ORM object per point.
-            store._update_latest_metrics_if_necessary(
-                [SimpleNamespace(**_named(row)) for row in newest.values()], session
+            mlflow_private.update_latest_metrics(
+                store, [SimpleNamespace(**_named(row)) for row in newest.values()], session
             )
         if status is not None:
             _close_run(run, status)
@@ -159,7 +154,9 @@ def insert_metrics(store: Any, run_id: str, records: list[Record], *, status: Re
 def _close_run(run: Any, status: Record) -> None:
     """Set what ``MlflowClient.set_terminated`` sets on the store's run row (its ``update_run_info``)."""
     from mlflow.entities import RunStatus
-    from mlflow.utils.time import get_current_time_millis
 
-    run.status = RunStatus.to_string(RunStatus.from_string(status["status"]))  # refuses an unknown one
-    run.end_time = status.get("end_time") or get_current_time_millis()
+    mlflow_private.close_run_row(
+        run,
+        status=RunStatus.to_string(RunStatus.from_string(status["status"])),  # refuses an unknown one
+        end_time=status.get("end_time") or int(time.time() * 1000),  # MLflow's current time in ms
+    )

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from trainer.tracking.mlflow_private import dispose_engine
+
 
 def sqlite_path(tracking_uri: str) -> Path | None:
     """The database file of a ``sqlite:///`` URI, or None for any other store (or in-memory)."""
@@ -63,7 +65,6 @@ def make_client(tracking_uri: str) -> Any:
             staging = db.with_name(f".{db.name}.creating")
             staging.unlink(missing_ok=True)
             made = MlflowClient(tracking_uri=f"sqlite:///{staging.resolve()}")
-            with contextlib.suppress(AttributeError):  # close its file before the rename
-                made._tracking_client.store.engine.dispose()
+            dispose_engine(made)  # close its file before the rename
             os.replace(staging, db)
         return MlflowClient(tracking_uri=tracking_uri)
