@@ -9,6 +9,7 @@ from torch import nn
 
 from trainer.errors import ConfigError
 from trainer.models.layers import check_activation, make_activation
+from trainer.ranges import check_value
 
 POOLS = ("max", "avg", "none")
 
@@ -57,8 +58,7 @@ class CNN(nn.Module):
             raise ConfigError(f"model.pool={pool!r}; choose one of {', '.join(POOLS)}.")
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ConfigError(f"model.kernel_size={kernel_size} must be odd (padding keeps the size).")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.dropout={dropout} must be in [0, 1).")
+        check_value("model.dropout", dropout)
         if not channels or any(int(c) < 1 for c in channels) or convs_per_block < 1 or hidden < 0:
             raise ConfigError(
                 f"model.channels={list(channels)} (each 1 or more), model.convs_per_block={convs_per_block} "

@@ -9,6 +9,7 @@ from torch import nn
 
 from trainer.errors import ConfigError
 from trainer.models.layers import check_activation, make_activation
+from trainer.ranges import check_value
 
 MODES = ("mean", "sum")
 
@@ -47,8 +48,7 @@ class EmbeddingBagNet(nn.Module):
             raise ConfigError(f"model.mode={mode!r}; choose one of {', '.join(MODES)}.")
         if embedding_dim < 1 or in_features < 2:
             raise ConfigError(f"model.embedding_dim={embedding_dim} must be 1+ (vocabulary {in_features}).")
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.dropout={dropout} must be in [0, 1).")
+        check_value("model.dropout", dropout)
         check_activation(activation)
         self.mode = mode
         # mode="sum" with per-token weights: padding gets weight 0, and "mean" divides by the count.

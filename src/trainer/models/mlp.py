@@ -9,6 +9,7 @@ from torch import nn
 
 from trainer.errors import ConfigError
 from trainer.models.layers import check_activation, check_initializer, init_linear, make_activation
+from trainer.ranges import check_value
 
 BATCH_NORM_PLACES = ("none", "before", "after")
 
@@ -57,8 +58,7 @@ class MLP(nn.Module):
         super().__init__()
         check_initializer(init)
         check_activation(activation)  # a typo must fail even with no hidden layer to use it
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.dropout={dropout} must be in [0, 1).")
+        check_value("model.dropout", dropout)
         if any(int(h) < 1 for h in hidden_sizes):
             raise ConfigError(f"model.hidden_sizes={list(hidden_sizes)} must all be 1 or more.")
         place = _batch_norm_place(batch_norm)

@@ -9,6 +9,7 @@ from torch import nn
 
 from trainer.errors import ConfigError
 from trainer.models.layers import check_activation, make_activation
+from trainer.ranges import check_value
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -56,8 +57,7 @@ class RNN(nn.Module):
             raise ConfigError(
                 f"model.hidden_size={hidden_size} and model.num_layers={num_layers} must be 1+."
             )
-        if not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"model.dropout={dropout} must be in [0, 1).")
+        check_value("model.dropout", dropout)
         if dropout > 0 and num_layers == 1 and not head_sizes:
             raise ConfigError(
                 f"model.dropout={dropout} acts between recurrent layers and in the head; with "

@@ -27,6 +27,7 @@ from torch import nn
 
 from trainer.errors import ConfigError
 from trainer.models.mlp import MLP
+from trainer.ranges import check_value
 
 
 def auto_embedding_dim(cardinality: int, *, max_dim: int) -> int:
@@ -140,8 +141,7 @@ class TabularEmbeddingNet(nn.Module):
             )
         if numeric_embedding not in ("none", "periodic"):
             raise ConfigError(f"model.numeric_embedding={numeric_embedding!r}; choose none or periodic.")
-        if not 0.0 <= embedding_dropout < 1.0:
-            raise ConfigError(f"model.embedding_dropout={embedding_dropout} must be in [0, 1).")
+        check_value("model.embedding_dropout", embedding_dropout)
         self.in_features = in_features
         self.out_features = out_features
         self.n_numeric = in_features - sum(cardinalities)

@@ -16,57 +16,28 @@ straight through (measured in ``experiments/performance/README.md``).
 from __future__ import annotations
 
 import inspect
-import math
 import numbers
 import typing
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from trainer.errors import ConfigError
+from trainer.ranges import RANGES as ALL_RANGES
+from trainer.ranges import Range, check_value
 
 #: Where these settings live in the config, for messages.
 PREFIX = "optimizer"
 
 
-@dataclass(frozen=True)
-class Range:
-    """Where a setting makes sense, and a usual value to offer as the fix."""
-
-    low: float
-    high: float = math.inf
-    low_open: bool = False  # True: low itself is out (lr, eps)
-    high_open: bool = True  # True: high itself is out (momentum 1 never forgets)
-    usual: str = ""
-
-    def holds(self, value: float) -> bool:
-        above = value > self.low if self.low_open else value >= self.low
-        below = value < self.high if self.high_open else value <= self.high
-        return above and below
-
-    def words(self) -> str:
-        if self.high == math.inf:
-            return "greater than 0" if self.low_open and self.low == 0 else f"{self.low:g} or more"
-        return (
-            f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
-        )
-
-
-#: Every numeric setting of torch's optimizers we know, across classes.
+#: The optimizer settings with a range (``trainer.ranges`` is their one table), by argument name.
 RANGES: dict[str, Range] = {
-    "lr": Range(0, low_open=True, usual="0.001"),  # 0 trains nothing, below 0 climbs the loss
-    "momentum": Range(0, 1, usual="0.9"),
-    "dampening": Range(0, 1, usual="0"),
-    "weight_decay": Range(0, usual="0.01"),
-    "eps": Range(0, low_open=True, usual="1e-8"),  # 0 divides by zero on a flat gradient
-    "alpha": Range(0, 1, usual="0.99"),  # RMSprop's decay of the squared-gradient average
-    "lr_decay": Range(0, usual="0"),
-    "initial_accumulator_value": Range(0, usual="0"),
-    "momentum_decay": Range(0, usual="0.004"),
+    key.removeprefix(f"{PREFIX}."): allowed
+    for key, allowed in ALL_RANGES.items()
+    if key.startswith(f"{PREFIX}.") and key != f"{PREFIX}.betas"
 }
-BETA = Range(0, 1, usual="[0.9,0.999]")
+BETA = ALL_RANGES[f"{PREFIX}.betas"]
 #: torch's switches between implementations of one algorithm (the same step, other kernels).
 IMPLEMENTATION_SWITCHES = ("foreach", "fused")
 
@@ -83,8 +54,8 @@ def check_settings(settings: dict[str, Any]) -> None:
     for key, value in settings.items():
         if key == "betas":
             _check_betas(value)
-        elif key in RANGES and value is not None:
-            _check_number(key, value, RANGES[key])
+        else:
+            check_value(f"{PREFIX}.{key}", value)
     for key in IMPLEMENTATION_SWITCHES:
         value = settings.get(key)
         if value is not None and not isinstance(value, bool):
@@ -103,16 +74,6 @@ def check_settings(settings: dict[str, Any]) -> None:
             f"{PREFIX}.nesterov=true needs momentum above 0 and no dampening (momentum="
             f"{settings.get('momentum', 0)}, dampening={settings.get('dampening', 0)}). Fix: "
             f"{PREFIX}.momentum=0.9 {PREFIX}.dampening=0, or {PREFIX}.nesterov=false."
-        )
-
-
-def _check_number(key: str, value: Any, allowed: Range) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ConfigError(f"{PREFIX}.{key}={value!r} must be a number; e.g. {PREFIX}.{key}={allowed.usual}.")
-    if math.isnan(value) or not allowed.holds(float(value)):
-        raise ConfigError(
-            f"{PREFIX}.{key}={value} is out of range: it must be {allowed.words()}. "
-            f"Fix: {PREFIX}.{key}={allowed.usual} (the usual value) or another value {allowed.words()}."
         )
 
 
