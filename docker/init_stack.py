@@ -21,7 +21,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from trainer.errors import UserError
@@ -128,9 +127,9 @@ def init_study(overrides: Sequence[str], *, wait_s: float = 120.0) -> dict[str, 
         when the logger is not MLflow) and ``parent_run_id``.
     """
     from trainer.config.compose import compose_config
-    from trainer.sweep.parent import PARENT_ATTR, open_parent
-    from trainer.sweep.runner import create_study, quiet_optuna
-    from trainer.sweep.stages import load_sweep
+    from trainer.sweep.config import load_sweep
+    from trainer.sweep.parent_run import PARENT_ATTR, parent_run
+    from trainer.sweep.study_factory import create_study, quiet_optuna
 
     settings, space, base = load_sweep(list(overrides))
     composed = compose_config(list(base))
@@ -145,12 +144,9 @@ def init_study(overrides: Sequence[str], *, wait_s: float = 120.0) -> dict[str, 
         study = create_study(settings, space)
     parent_id = study.user_attrs.get(PARENT_ATTR)
     if not parent_id:
-        runs_dir = Path(str(composed.cfg.paths.runs_dir))
-        study_dir = runs_dir / "sweeps" / settings.study_name.replace("=", "-").replace("/", "_")
-        logger = open_parent(composed.cfg, study, settings=settings, space=space, run_dir=study_dir)
-        parent_id = logger.run_id
         # The workers reopen this run, nest their trials under it and close it when they finish.
-        logger.finalize("FINISHED")
+        with parent_run(composed.cfg, study, settings=settings, space=space) as parent:
+            parent_id = parent.run_id
     return {
         "study_name": settings.study_name,
         "storage": redact(settings.storage),

@@ -62,7 +62,8 @@ def common_overrides(args: argparse.Namespace, folder: Path) -> list[str]:
 
 def run_ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """(a): the in-process runner with pruning."""
-    from trainer.sweep.stages import load_sweep, run_sweep
+    from trainer.sweep.config import load_sweep
+    from trainer.sweep.stages import run_sweep
 
     overrides = [
         f"hparams_search={args.space}",
@@ -94,8 +95,8 @@ def run_ours(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
 
 def run_baseline(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     """(b): one ``trainer train`` process per trial, sampled by a driver, no pruning."""
-    from trainer.sweep.samplers import build_sampler
-    from trainer.sweep.stages import load_sweep
+    from trainer.sweep.config import load_sweep
+    from trainer.sweep.sampler_factory import build_sampler
 
     settings, space, _ = load_sweep([f"hparams_search={args.space}", f"sweep.seed={args.seed}"])
     sampler = build_sampler("tpe", space=space, seed=args.seed)

@@ -206,7 +206,7 @@ def test_trainer_commands_are_real(services: dict[str, dict[str, Any]]) -> None:
 def test_overrides_compose(services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
     """The overrides of every trainer command compose against conf/ (sweep ones against sweep.yaml)."""
     from trainer.config.compose import compose_config
-    from trainer.sweep.stages import load_sweep
+    from trainer.sweep.config import load_sweep
 
     monkeypatch.setenv("HOSTNAME", "worker-1")  # what Docker sets in each container
     final = final_stage(dockerfile_instructions(ROOT / TRAINER_IMAGE_DOCKERFILE))

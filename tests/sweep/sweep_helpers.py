@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 from optuna.trial import FrozenTrial, TrialState
 
 from trainer.config.compose import ENV_CONF_DIR, conf_dir
-from trainer.sweep.trials import counted_trials
+from trainer.sweep.trial_budget import counted_trials
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 

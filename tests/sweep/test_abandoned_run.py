@@ -14,7 +14,7 @@ import pytest
 from sweep_helpers import mlflow_runs, tail, wait_until
 
 from trainer.config.compose import ENV_CONF_DIR, conf_dir
-from trainer.sweep.trials import close_abandoned_run
+from trainer.sweep.trial_recovery import close_abandoned_run
 from trainer.tracking.journal import JOURNAL_NAME
 
 

@@ -8,9 +8,9 @@ import optuna
 import pytest
 
 from trainer.errors import ConfigError, UserError
-from trainer.sweep.pruners import PRUNERS, build_pruner
-from trainer.sweep.refine import refine_space, top_trials
-from trainer.sweep.samplers import SAMPLERS, build_sampler, grid_combinations
+from trainer.sweep.pruner_factory import PRUNERS, build_pruner
+from trainer.sweep.refine_ranges import refine_space, top_trials
+from trainer.sweep.sampler_factory import SAMPLERS, build_sampler, grid_combinations
 from trainer.sweep.space import parse_space
 from trainer.sweep.storage import open_storage
 

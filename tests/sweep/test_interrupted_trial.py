@@ -1,5 +1,5 @@
 """A Ctrl-C during a trial stops the sweep and queues the trial again, whatever a library made of
-the ``KeyboardInterrupt`` on its way out. Real runner and SQLite study; only the trial's body is
+the ``KeyboardInterrupt`` on its way out. Real trial loop and SQLite study; only the trial's body is
 replaced, by what a library that mishandles the interrupt does."""
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ import pytest
 from optuna.trial import TrialState
 
 from trainer.interrupts import safe_interrupts
+from trainer.sweep.config import load_sweep
 from trainer.sweep.report import LiveReporter
-from trainer.sweep.runner import TrialRunner, create_study
-from trainer.sweep.stages import load_sweep
-from trainer.sweep.trials import RETRY_ATTR, failed_trials
+from trainer.sweep.study_factory import create_study
+from trainer.sweep.study_loop import TrialLoop
+from trainer.sweep.trial_budget import RETRY_ATTR, failed_trials
+from trainer.sweep.trial_objective import TrialObjective
 
 
 def _ctrl_c_now() -> None:
@@ -26,7 +28,7 @@ def _ctrl_c_now() -> None:
     time.sleep(5)  # the interrupt lands here at the latest
 
 
-class CtrlCBecomesAnotherError(TrialRunner):
+class CtrlCBecomesAnotherError(TrialObjective):
     """A Ctrl-C that a library's cleanup replaces with its own error (seen with OmegaConf)."""
 
     def _run_trial(self, trial: optuna.Trial) -> float:
@@ -38,7 +40,7 @@ class CtrlCBecomesAnotherError(TrialRunner):
         return 1.0
 
 
-class CtrlCSwallowed(TrialRunner):
+class CtrlCSwallowed(TrialObjective):
     """A Ctrl-C that a library catches and drops; the trial ends normally."""
 
     def _run_trial(self, trial: optuna.Trial) -> float:
@@ -48,21 +50,14 @@ class CtrlCSwallowed(TrialRunner):
         return 1.0
 
 
-def _runner(kind: type[TrialRunner], tmp_path: Path) -> TrialRunner:
+def _runner(kind: type[TrialObjective], tmp_path: Path) -> TrialLoop:
     settings, space, base = load_sweep(
         ["hparams_search=mlp", "sweep.n_trials=3", f"sweep.storage=sqlite:///{tmp_path}/optuna.db"]
     )
     study = create_study(settings, space)
     reporter = LiveReporter("s", n_trials=3, metrics=settings.metrics, stream=io.StringIO())
-    return kind(
-        study,
-        settings=settings,
-        space=space,
-        base_overrides=base,
-        parent_run_id=None,
-        deadline=None,
-        reporter=reporter,
-    )
+    objective = kind(study, settings=settings, space=space, base_overrides=base, parent_run_id=None)
+    return TrialLoop(objective, deadline=None, reporter=reporter)
 
 
 def test_a_ctrl_c_turned_into_another_error_still_stops_and_queues_the_trial(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ import pytest
 from optuna.trial import TrialState
 from sweep_helpers import finished_count, mlflow_runs, sweep_process, tail, trials_of, wait_until
 
+from trainer.sweep import optuna_private
 from trainer.sweep.storage import normalize_url
-from trainer.sweep.trials import counted_trials
+from trainer.sweep.trial_budget import counted_trials
 
 SERVER = os.environ.get("TRAINER_TEST_POSTGRES_SERVER", "postgresql://postgres@127.0.0.1:5432")
 
@@ -120,8 +121,8 @@ def test_a_worker_killed_mid_trial_has_its_trial_retried_once(
         study = optuna.load_study(study_name="shared", storage=url)
         [running] = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         # As if the victim ran on another machine: only its heartbeat can tell that it died.
-        study._storage.set_trial_user_attr(
-            running._trial_id, "worker", {**running.user_attrs["worker"], "host": "another-machine"}
+        optuna_private.set_trial_user_attr(
+            study, running, "worker", {**running.user_attrs["worker"], "host": "another-machine"}
         )
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)

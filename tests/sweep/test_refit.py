@@ -15,9 +15,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from trainer.errors import ConfigError
-from trainer.sweep.refit import REFIT_ATTR, Refit, is_refit_here, needs_refit, recorded_refit
+from trainer.sweep.best_refit import REFIT_ATTR, Refit, is_refit_here, needs_refit, recorded_refit
 from trainer.sweep.stages import run_sweep
-from trainer.sweep.trials import worker_identity
+from trainer.sweep.trial_recovery import worker_identity
 
 SMALL = [
     "hparams_search=mlp",

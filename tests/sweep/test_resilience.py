@@ -22,10 +22,11 @@ from sweep_helpers import (
 )
 
 from trainer.errors import UserError
-from trainer.sweep.parent import PARENT_ATTR
+from trainer.sweep.config import load_sweep
+from trainer.sweep.parent_run import PARENT_ATTR
 from trainer.sweep.space import parse_space
-from trainer.sweep.stages import load_sweep, run_sweep
-from trainer.sweep.trials import counted_trials
+from trainer.sweep.stages import run_sweep
+from trainer.sweep.trial_budget import counted_trials
 
 SMALL = ["hparams_search=mlp", "hparams_search.params.optimizer.choices=[adam,momentum]"]
 PLOTS = {"optimization_history", "param_importances", "parallel_coordinate", "slice", "contour"}

@@ -14,8 +14,9 @@ from mlflow.tracking import MlflowClient
 
 from trainer.errors import ConfigError
 from trainer.sweep.command import multirun_command
+from trainer.sweep.config import load_sweep
 from trainer.sweep.space import parse_space
-from trainer.sweep.stages import load_sweep, run_sweep
+from trainer.sweep.stages import run_sweep
 from trainer.sweep.storage import normalize_url
 
 SMALL = [

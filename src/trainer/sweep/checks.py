@@ -1,11 +1,12 @@
-"""Checks that stop a sweep before its first trial: every key exists, every value fits, and the
-monitored metrics are ones the training run produces (learned from a one-batch probe run)."""
+"""Checks that stop a sweep before its first trial: every study setting is in its range, every
+searched key exists and every value fits, and the monitored metrics are ones the training run
+produces (learned from a one-batch probe run). Every value range of the sweep is here."""
 
 from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from trainer.config.compose import compose_config, group_options
@@ -36,6 +37,34 @@ PROBE_OVERRIDES = (
     "callbacks=none",
     "test_after_fit=false",
 )
+
+
+#: Study settings that count something: whole numbers of 1 or more.
+COUNT_SETTINGS = ("n_trials", "n_jobs", "grid_points", "top_k", "refine_top_k")
+
+
+def check_settings(values: Mapping[str, Any], *, trial_records: Collection[str]) -> None:
+    """The ranges of the ``sweep:`` settings (before the dataclass is made).
+
+    Args:
+        values: the settings by field name.
+        trial_records: the accepted ``trial_record`` values.
+
+    Raises:
+        ConfigError: naming the setting, its value and what it accepts.
+    """
+    for name in COUNT_SETTINGS:
+        if name in values and (not isinstance(values[name], int) or values[name] < 1):
+            raise ConfigError(f"sweep.{name}={values[name]!r} must be a whole number of 1 or more.")
+    if values.get("timeout") is not None and float(values["timeout"]) <= 0:
+        raise ConfigError(f"sweep.timeout={values['timeout']} must be a positive number of seconds, or null.")
+    if values.get("max_failures") is not None and int(values["max_failures"]) < 1:
+        raise ConfigError(f"sweep.max_failures={values['max_failures']} must be 1 or more, or null.")
+    if values.get("trial_record") not in trial_records:
+        raise ConfigError(
+            f"sweep.trial_record={values.get('trial_record')!r} is not a record level; "
+            f"use {' or '.join(trial_records)}."
+        )
 
 
 def check_space(space: SearchSpace, *, base_overrides: Sequence[str]) -> None:

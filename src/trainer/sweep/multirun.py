@@ -12,6 +12,9 @@ from trainer.config.compose import group_options
 from trainer.errors import ConfigError
 from trainer.sweep.space import Param, SearchSpace
 
+#: The flags of ``trainer train`` that make it a multirun (one grid study) instead of one run.
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
 
 def split_multirun(overrides: Sequence[str]) -> tuple[SearchSpace | None, list[str]]:
     """Split overrides into a grid space (the ``a=1,2`` ones) and the fixed rest.

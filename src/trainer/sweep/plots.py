@@ -16,8 +16,10 @@ log = logging.getLogger(__name__)
 
 
 def write_plots(study: optuna.Study, directory: Path, *, metrics: Sequence[str]) -> list[Path]:
-    """Save the study's plots as PNG files in ``directory``; a plot the study cannot make yet
-    (too few trials, one parameter) is skipped with a debug note.
+    """Save the study's plots as PNG files in ``directory``.
+
+    A plot that cannot be made or saved is skipped with a warning that names it and the reason:
+    the study's record stands without it, and the user learns why it is missing.
 
     Returns:
         The paths written.
@@ -54,8 +56,10 @@ def write_plots(study: optuna.Study, directory: Path, *, metrics: Sequence[str])
             figure = _figure_of(axes)
             figure.savefig(path, dpi=110, bbox_inches="tight")
             written.append(path)
-        except Exception as exc:  # e.g. importances of a single-valued parameter
-            log.debug("Plot %s skipped: %s", name, exc)
+        except Exception as exc:  # a figure is not worth failing the study's record for
+            log.warning(
+                "Plot %s of study %s skipped: %s: %s", name, study.study_name, type(exc).__name__, exc
+            )
         finally:
             plt.close("all")
     return written

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from trainer.sweep.trials import counted_trials, state_counts
+from trainer.sweep.trial_budget import counted_trials, state_counts
 
 
 def _fmt(value: Any) -> str:

@@ -13,11 +13,12 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import optuna
+from typing import TYPE_CHECKING, Any
 
 from trainer.errors import ConfigError
+
+if TYPE_CHECKING:  # optuna loads slowly; `trainer train -m` parses spaces before it needs it
+    import optuna
 
 TYPES = ("float", "int", "categorical", "group")
 _FIELDS = {
@@ -84,10 +85,6 @@ class SearchSpace:
     def to_dict(self) -> dict[str, Any]:
         """``{key: entry}`` as in the hparams_search file."""
         return {p.key: p.to_dict() for p in self.params}
-
-    def group_keys(self) -> list[str]:
-        """Keys that are config groups."""
-        return [p.key for p in self.params if p.kind == "group"]
 
     def sample(self, trial: optuna.Trial) -> dict[str, Any]:
         """Suggest every active parameter on ``trial``; returns ``{key: value}`` in space order."""

@@ -1,9 +1,9 @@
 """``run_sweep``: from the command's overrides to one or two studies (coarse, then fine).
 
-The sweep's config is ``conf/sweep.yaml`` (``train.yaml`` plus ``sweep:`` and
-``hparams_search``). Overrides of ``sweep.*`` and ``hparams_search`` set up the study; every
-other override applies to every trial, composed from ``train.yaml`` so that each trial's config
-is exactly what ``trainer train`` with the same overrides would compose.
+The first stage is checked before its first trial (``validate_sweep``) and run by
+``study_run.run_study``. With ``sweep.refine=true`` a second study follows on ranges shrunk
+around the first one's top trials (``refine_ranges``); ``sweep.refine_from=<study>`` runs only
+that second stage, on an existing study of the same storage.
 """
 
 from __future__ import annotations
@@ -13,62 +13,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import optuna
-from omegaconf import DictConfig, OmegaConf
 
-from trainer.config.compose import compose_config
 from trainer.errors import ConfigError
 from trainer.sweep.checks import check_metrics, check_space, probe_metrics
-from trainer.sweep.isolation import isolated_trial
-from trainer.sweep.refine import describe_change, refine_space, top_trials
-from trainer.sweep.runner import StudyResult, create_study, quiet_optuna, run_study
-from trainer.sweep.settings import SweepSettings, settings_from_config
-from trainer.sweep.space import SearchSpace, parse_space
+from trainer.sweep.config import is_sweep_override, load_sweep
+from trainer.sweep.pruner_factory import build_pruner
+from trainer.sweep.refine_ranges import describe_change, refine_space, top_trials
+from trainer.sweep.sampler_factory import build_sampler
+from trainer.sweep.settings import SweepSettings
+from trainer.sweep.space import Param, SearchSpace, parse_space
 from trainer.sweep.storage import is_memory
-
-SWEEP_KEYS = ("sweep", "hparams_search")
-
-
-def is_sweep_override(override: str) -> bool:
-    """Whether an override configures the study rather than the trials."""
-    key = override.split("=", 1)[0].lstrip("+~")
-    return key.split(".", 1)[0] in SWEEP_KEYS
-
-
-def load_sweep(overrides: Sequence[str]) -> tuple[SweepSettings, SearchSpace, list[str]]:
-    """Compose ``sweep.yaml`` and return the settings, the search space and the trials' overrides.
-
-    Raises:
-        ConfigError: a bad override, setting or search space.
-    """
-    composed = compose_config(list(overrides), config_name="sweep")
-    cfg = composed.cfg
-    search = _plain(cfg.get("hparams_search"))
-    if not search or not search.get("params"):
-        raise ConfigError("No search space: pass hparams_search=<name> (a file of conf/hparams_search/).")
-    unknown = sorted(set(search) - {"params", "metric", "direction"})
-    if unknown:
-        raise ConfigError(
-            f"hparams_search.{unknown[0]} is not a search-space field; use params, metric, direction."
-        )
-    name = composed.choices.get("hparams_search", "sweep")
-    settings = settings_from_config(
-        _plain(cfg.sweep),
-        default_name=name,
-        default_metric=search.get("metric"),
-        default_direction=search.get("direction"),
-        seed=int(cfg.seed) if cfg.get("seed") is not None else None,
-    )
-    space = parse_space(search["params"])
-    base = [o for o in overrides if not is_sweep_override(o)]
-    return settings, space, base
-
-
-def _plain(node: Any) -> dict[str, Any]:
-    if isinstance(node, DictConfig):
-        out = OmegaConf.to_container(node, resolve=True)
-        assert isinstance(out, dict)
-        return {str(k): v for k, v in out.items()}
-    return dict(node or {})
+from trainer.sweep.study_factory import create_study, quiet_optuna
+from trainer.sweep.study_run import StudyResult, run_study
+from trainer.sweep.trial_isolation import isolated_trial
 
 
 def validate_sweep(settings: SweepSettings, space: SearchSpace, base_overrides: Sequence[str]) -> None:
@@ -77,9 +34,6 @@ def validate_sweep(settings: SweepSettings, space: SearchSpace, base_overrides: 
     Raises:
         ConfigError: naming the bad value and what exists.
     """
-    from trainer.sweep.pruners import build_pruner
-    from trainer.sweep.samplers import build_sampler
-
     build_pruner(settings.pruner, options=settings.pruner_options, multi_objective=settings.multi_objective)
     build_sampler(
         settings.sampler,
@@ -96,13 +50,14 @@ def validate_sweep(settings: SweepSettings, space: SearchSpace, base_overrides: 
     check_metrics(
         settings.metrics,
         produced,
-        pruning=not settings.multi_objective and settings.pruner != "none",
-        tested=settings.trial_record == "full",
+        pruning=settings.prunes,
+        tested=not settings.light_trials,
     )
 
 
-def _first(param: Any) -> Any:
+def _first(param: Param) -> Any:
     if param.numeric:
+        assert param.low is not None  # a numeric parameter always has bounds
         return int(param.low) if param.kind == "int" else param.low
     return param.choices[0]
 
@@ -148,12 +103,7 @@ def run_sweep(
         base = list(source.user_attrs.get("base_overrides", base)) + [
             o for o in base if o not in source.user_attrs.get("base_overrides", [])
         ]
-        name = (
-            settings.study_name
-            if settings.study_name != _default_name(settings)
-            else f"{settings.refine_from}-refine"
-        )
-        return [_refine_stage(source, first_space, settings, base, name, out)]
+        return [_refine_stage(source, first_space, settings, base, settings.study_name, out)]
     if settings.refine and is_memory(settings.storage):
         raise ConfigError(
             "sweep.refine=true needs a storage that keeps the first stage for the second: use "
@@ -174,10 +124,6 @@ def run_sweep(
             source = create_study(settings, space)
         results.append(_refine_stage(source, space, settings, base, f"{settings.study_name}-refine", out))
     return results
-
-
-def _default_name(settings: SweepSettings) -> str:
-    return settings.study_name
 
 
 def _refine_stage(

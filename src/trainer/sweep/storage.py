@@ -13,7 +13,7 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 from trainer.errors import UserError
 from trainer.redact import redact
-from trainer.sweep.trials import RetryStaleTrial
+from trainer.sweep.trial_recovery import RetryStaleTrial
 
 JOURNAL_PREFIX = "journal:"
 MEMORY = ("memory", ":memory:", "inmemory")

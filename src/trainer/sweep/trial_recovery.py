@@ -1,14 +1,12 @@
-"""Which trials count toward a study's budget, and what happens to trials left behind.
+"""Trials left behind: who runs a trial, and re-queuing the ones whose worker is gone.
 
-Trials are numbered densely by the storage, so a trial's number is a ticket: a trial whose
-number comes after ``n_trials`` counted ones is surplus (two workers asked at the same moment)
-and is closed at once without training. A trial a dead worker left behind is failed and
-re-queued once (its parameters, as a WAITING trial); only the retry counts. A worker is known to
-be dead when its process on this host is gone (``worker`` user attribute), or when its
-heartbeat on an RDB storage is older than the grace period (Optuna's ``fail_stale_trials``).
-A trial stopped by Ctrl-C is re-queued the same way, so re-running the sweep resumes it. The
-tracked run of a trial whose process died here is closed KILLED from its run folder's journal,
-with every record the process had journaled (as ``trainer upload`` does).
+A trial a dead worker left behind is failed and re-queued once (its parameters, as a WAITING
+trial); only the retry counts (``trial_budget``). A worker is known to be dead when its process
+on this host is gone (``worker`` user attribute), or when its heartbeat on an RDB storage is
+older than the grace period (Optuna's ``fail_stale_trials``). A trial stopped by Ctrl-C is
+re-queued the same way, so re-running the sweep resumes it. The tracked run of a trial whose
+process died here is closed KILLED from its run folder's journal, with every record the process
+had journaled (as ``trainer upload`` does).
 """
 
 from __future__ import annotations
@@ -16,9 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import warnings
-from collections import Counter
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,45 +21,14 @@ import optuna
 import psutil
 from optuna.trial import FrozenTrial, TrialState
 
-from trainer.errors import UserError
+from trainer.sweep import optuna_private
+from trainer.sweep.trial_budget import RETRY_ATTR
 
 log = logging.getLogger(__name__)
 
-SURPLUS_ATTR = "sweep_surplus"
 WORKER_ATTR = "worker"
 INTERRUPTED_ATTR = "interrupted"
-RETRY_ATTR = "retry_history"
 RETRY_REASON_ATTR = "retry_reason"
-
-
-def counted_trials(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
-    """Trials that count toward ``n_trials``: all but surplus ones and failures that were retried."""
-    trials = list(trials)
-    retried = {n for t in trials for n in t.system_attrs.get(RETRY_ATTR, [])}
-    return [
-        t
-        for t in trials
-        if not t.user_attrs.get(SURPLUS_ATTR) and not (t.state == TrialState.FAIL and t.number in retried)
-    ]
-
-
-def state_counts(trials: Iterable[FrozenTrial]) -> Counter[str]:
-    """Counted trials by state name (COMPLETE, PRUNED, FAIL, RUNNING, WAITING)."""
-    counts: Counter[str] = Counter({s.name: 0 for s in TrialState})
-    counts.update(t.state.name for t in counted_trials(trials))
-    return counts
-
-
-def failed_trials(trials: Iterable[FrozenTrial]) -> list[FrozenTrial]:
-    """The study's counted FAIL trials (all workers, all runs of the sweep): what
-    ``sweep.max_failures`` limits. A trial that was retried is not among them."""
-    return [t for t in counted_trials(trials) if t.state == TrialState.FAIL]
-
-
-def is_surplus(trials: Iterable[FrozenTrial], number: int, *, n_trials: int) -> bool:
-    """Whether trial ``number`` comes after ``n_trials`` counted trials with smaller numbers."""
-    earlier = [t for t in counted_trials(trials) if t.number < number]
-    return len(earlier) >= n_trials
 
 
 def _place() -> dict[str, str]:
@@ -140,26 +104,18 @@ def recover_abandoned(study: optuna.Study) -> list[int]:
     Returns:
         Numbers of the trials failed here.
     """
-    from optuna.storages._heartbeat import fail_stale_trials, is_heartbeat_enabled
-
     failed = []
     reason = "its worker process died"
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if not is_dead_here(trial):
             continue
-        try:
-            study._storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
-            if not study._storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
-                continue
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue  # another worker got there first
-        RetryStaleTrial(max_retry=1, reason=reason)(study, study._storage.get_trial(trial._trial_id))
+        stored = optuna_private.fail_trial(study, trial, reason=reason)
+        if stored is None:
+            continue
+        RetryStaleTrial(max_retry=1, reason=reason)(study, stored)
         close_abandoned_run(trial)
         failed.append(trial.number)
-    if is_heartbeat_enabled(study._storage):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            fail_stale_trials(study)  # runs the storage's retry callback on each
+    optuna_private.fail_stale_trials(study)  # runs the storage's retry callback on each
     return failed
 
 
@@ -201,21 +157,3 @@ class RetryStaleTrial:
         """Queue a retry of ``trial`` (just failed) if it has retries left, with the reason."""
         if len(trial.system_attrs.get(RETRY_ATTR, [])) < self.max_retry:
             requeue(study, trial, reason=self.reason)
-
-
-def check_failures(trials: Iterable[FrozenTrial], limit: int | None) -> None:
-    """Stop the sweep when the study holds ``limit`` failed trials, whichever worker or run of
-    the sweep failed them.
-
-    Raises:
-        UserError: naming the count, the limit and the last failure's reason.
-    """
-    failed = failed_trials(trials)
-    if limit is None or len(failed) < limit:
-        return
-    last = max(failed, key=lambda t: t.number)
-    raise UserError(
-        f"{len(failed)} trials of this study failed (sweep.max_failures={limit}); the last one, "
-        f"trial {last.number}: {last.user_attrs.get('fail_reason', 'no reason recorded')}. "
-        "Fix the cause, then raise sweep.max_failures or start a new sweep.study_name."
-    )

@@ -24,8 +24,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from trainer.sweep.isolation import isolated_trial
-from trainer.sweep.trials import WORKER_ATTR, is_gone_here, worker_identity
+from trainer.sweep.trial_isolation import isolated_trial
+from trainer.sweep.trial_recovery import WORKER_ATTR, is_gone_here, worker_identity
 
 REFIT_ATTR = "refit"
 #: How far the refit's value may stray from the trial's before it is reported as not reproduced.

@@ -1,6 +1,7 @@
 """Worker processes: ``sweep.n_jobs=N`` starts N processes on this machine that share one study
-through its storage, each with ``torch`` threads set so that together they do not oversubscribe
-the cores. The study and the parent run exist before any worker starts."""
+through its storage, each running the same :class:`~trainer.sweep.study_loop.TrialLoop` with
+``torch`` threads set so that together they do not oversubscribe the cores. The study and the
+parent run exist before any worker starts."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from trainer.config.compose import ENV_CONF_DIR, conf_dir
 from trainer.errors import UserError
 from trainer.interrupts import safe_interrupts
 from trainer.sweep.report import LiveReporter
-from trainer.sweep.runner import TrialRunner, create_study, effective_n_trials, quiet_optuna
 from trainer.sweep.settings import SweepSettings
 from trainer.sweep.space import SearchSpace, parse_space
+from trainer.sweep.study_factory import create_study, quiet_optuna
+from trainer.sweep.study_loop import TrialLoop
+from trainer.sweep.trial_budget import effective_n_trials
+from trainer.sweep.trial_objective import TrialObjective
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +82,14 @@ def worker_main(payload: dict[str, Any], index: int) -> None:
     )
     try:
         with quiet_optuna(), safe_interrupts():  # a Ctrl-C never cuts a storage write short
-            TrialRunner(
+            objective = TrialObjective(
                 study,
                 settings=settings,
                 space=space,
                 base_overrides=payload["base_overrides"],
                 parent_run_id=payload["parent_run_id"],
-                deadline=deadline,
-                reporter=reporter,
-            ).run()
+            )
+            TrialLoop(objective, deadline=deadline, reporter=reporter).run()
     except UserError as exc:
         print(f"Worker {index}: {exc}", flush=True)
         raise SystemExit(2) from None
