@@ -16,9 +16,8 @@ from hydra.errors import InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from trainer.data.base import DataModule
+from trainer.data.base import DataModule, DataShape
 from trainer.data.resample import Resampler
-from trainer.data.tabular import TabularDataModule
 from trainer.engine import Trainer, TrainingModule
 from trainer.engine.seed import seed_everything
 from trainer.errors import ConfigError, UserError
@@ -48,18 +47,15 @@ def build_datamodule(cfg: DictConfig) -> DataModule:
     datamodule.setup()
     options = OmegaConf.to_container(cfg.resample, resolve=True) if cfg.get("resample") else None
     if isinstance(options, dict) and options.get("name", "none") != "none":
-        if not isinstance(datamodule, TabularDataModule):
-            raise ConfigError(
-                f"resample.name={options['name']} resamples table rows; use resample=none here."
-            )
+        # Data other than a table refuses (DataModule.resample_training_rows' default).
         datamodule.resample_training_rows(_resampler({str(k): v for k, v in options.items()}, cfg.seed))
     return datamodule
 
 
-def build_tabular_datamodule(cfg: DictConfig) -> TabularDataModule:
-    """:func:`build_datamodule` for commands that need a table (its splits and preprocessing)."""
+def build_tabular_datamodule(cfg: DictConfig) -> DataModule:
+    """:func:`build_datamodule` for commands that need a table: its ``raw_table()`` is not None."""
     datamodule = build_datamodule(cfg)
-    if not isinstance(datamodule, TabularDataModule):
+    if datamodule.raw_table() is None:
         raise ConfigError(
             f"This command needs a table; data._target_={cfg.data._target_!r} is not one. "
             "Choose a table option, e.g. data=csv or data=fraud_oracle."
@@ -89,7 +85,7 @@ def build_objective(cfg: DictConfig, datamodule: DataModule) -> Objective:
     )
 
 
-def data_shape_arguments(target: str, datamodule: DataModule) -> dict[str, Any]:
+def data_shape_arguments(target: str, datamodule: DataShape) -> dict[str, Any]:
     """``in_features`` and/or ``input_shape`` from the data, whichever the model's signature declares.
 
     A model that declares ``categorical_cardinalities`` also gets a table's one-hot block widths.
@@ -107,18 +103,29 @@ def data_shape_arguments(target: str, datamodule: DataModule) -> dict[str, Any]:
     if "in_features" in parameters or not shape:
         shape["in_features"] = datamodule.num_features
     # An embedding model (TabularEmbeddingNet) embeds each one-hot block of a table's columns.
-    if "categorical_cardinalities" in parameters and isinstance(datamodule, TabularDataModule):
+    if "categorical_cardinalities" in parameters and datamodule.categorical_cardinalities is not None:
         shape["categorical_cardinalities"] = datamodule.categorical_cardinalities
     return shape
 
 
 def build_module(cfg: DictConfig, datamodule: DataModule) -> TrainingModule:
     """Model, objective, optimizer and scheduler factories, and penalties in one module."""
-    objective = build_objective(cfg, datamodule)
+    return build_module_with(cfg, datamodule, build_objective(cfg, datamodule))
+
+
+def build_module_with(
+    cfg: DictConfig, datamodule: DataShape, objective: Objective, *, model_node: DictConfig | None = None
+) -> TrainingModule:
+    """:func:`build_module` around a given objective, and model node (default ``cfg.model``).
+
+    The fraud study trains objectives of its own (a class-weighted classifier, an autoencoder
+    of another shape) through this same path, checks included.
+    """
+    node = cfg.model if model_node is None else model_node
     in_features = datamodule.num_features
     out_features = objective.output_size(num_features=in_features, num_classes=datamodule.num_classes)
-    shape = data_shape_arguments(str(cfg.model._target_), datamodule)
-    model = instantiate_component(cfg.model, "model", **shape, out_features=out_features)
+    shape = data_shape_arguments(str(node._target_), datamodule)
+    model = instantiate_component(node, "model", **shape, out_features=out_features)
     optimizer_factory = instantiate_component(cfg.optimizer, "optimizer")
     scheduler_factory = instantiate_component(cfg.scheduler, "scheduler") if cfg.scheduler else None
     if cfg.regularization.l1 < 0 or cfg.regularization.l2 < 0:

@@ -11,8 +11,8 @@ import pytest
 
 from trainer.data import CsvSource, TabularDataModule
 from trainer.data.preprocessing import split_column_kinds
-from trainer.data.tabular import infer_task
 from trainer.errors import DataError
+from trainer.tasks import infer_task
 
 WriteCsv = Callable[[str, list[str]], Path]
 

@@ -84,9 +84,22 @@ def test_synthetic_categorical_columns_are_one_hot_encoded() -> None:
     assert datamodule.num_features == 3 + 4 + 4
 
 
+def test_synthetic_kind_is_a_task_name() -> None:
+    frame = SyntheticSource(kind="multiclass", n_classes=3, n_samples=300, n_features=5).load()
+    assert sorted(frame["target"].unique()) == [0, 1, 2]
+    assert SyntheticSource(kind="regression").describe()["name"] == "synthetic_regression"
+    assert SyntheticSource().describe()["name"] == "synthetic_classification"
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
-    [({"kind": "clustering"}, "data.source.kind"), ({"n_features": 3, "n_categorical": 4}, "n_categorical")],
+    [
+        ({"kind": "clustering"}, "data.source.kind"),
+        ({"kind": "classification"}, r"choose one of binary, multiclass, regression"),
+        ({"kind": "reconstruction"}, "data.source.kind"),
+        ({"kind": "binary", "n_classes": 3}, r"kind=binary draws 2 classes.*kind=multiclass"),
+        ({"n_features": 3, "n_categorical": 4}, "n_categorical"),
+    ],
 )
 def test_synthetic_bad_options(options: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):

@@ -90,6 +90,53 @@ def test_print_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "rule: top_k" in capsys.readouterr().out
 
 
+def test_a_failing_approach_ends_its_run_and_the_parent_failed_with_the_error(
+    store: tuple[str, object, str], tmp_path: Path
+) -> None:
+    uri, client, experiment_id = store
+    # 1,200 rows at 1% fraud: about 7 fraud rows in training; SMOTE's k_neighbors=20 cannot work.
+    overrides = study_overrides(
+        tmp_path,
+        "data.source.fraud_rate=0.01",
+        "resample=smote",
+        "resample.k_neighbors=20",
+        "fraud.approaches=[no_skill,smote]",
+        tracking_uri=uri,
+    )
+    with pytest.raises(DataError, match="k_neighbors=20"):
+        run_study(compose_config(overrides, config_name="fraud"), print_table=False)
+    runs = client.search_runs([experiment_id])  # type: ignore[attr-defined]
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    children = {r.data.tags["fraud.approach"]: r for r in runs if r is not parent}
+    assert parent.info.status == "FAILED" and "k_neighbors=20" in parent.data.tags["error"]
+    assert children["no_skill"].info.status == "FINISHED"
+    assert (
+        children["smote"].info.status == "FAILED" and "k_neighbors=20" in children["smote"].data.tags["error"]
+    )
+    study_dir = next((tmp_path / "runs").iterdir())  # training had begun: the folder and its log stay
+    assert "k_neighbors=20" in (study_dir / "fraud.log").read_text()
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}  # type: ignore[attr-defined]
+    assert "fraud.log" in artifacts
+
+
+def test_ctrl_c_ends_the_study_and_its_approach_killed(
+    store: tuple[str, object, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trainer.fraud import study
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study, "evaluate_approach", interrupted)  # Ctrl-C once the first fit is done
+    uri, client, experiment_id = store
+    overrides = study_overrides(tmp_path, "fraud.approaches=[no_skill]", tracking_uri=uri)
+    with pytest.raises(KeyboardInterrupt):
+        run_study(compose_config(overrides, config_name="fraud"), print_table=False)
+    runs = client.search_runs([experiment_id])  # type: ignore[attr-defined]
+    assert sorted(r.info.status for r in runs) == ["KILLED", "KILLED"]
+    assert all("error" not in r.data.tags for r in runs)
+
+
 # ---------------------------------------------------------------------- bad input
 def _run(tmp_path: Path, *extra: str) -> None:
     run_study(compose_config(study_overrides(tmp_path, *extra), config_name="fraud"), print_table=False)
@@ -136,6 +183,23 @@ def test_a_multiclass_target_is_refused_with_the_fix(tmp_path: Path) -> None:
     pd.DataFrame({"amount": range(90), "kind": ["a", "b", "c"] * 30}).to_csv(path, index=False)
     with pytest.raises(DataError, match=r"needs a binary target; data.target='kind' has 3 classes"):
         _run(tmp_path, "data=csv", f"data.source.path={path}", "data.target=kind", "fraud.approaches=[plain]")
+    _assert_no_study_folder(tmp_path)
+
+
+def _assert_no_study_folder(tmp_path: Path) -> None:
+    """A mistake found before anything trained leaves no folder behind (RunFolder.discard)."""
+    runs = tmp_path / "runs"
+    assert not runs.exists() or list(runs.iterdir()) == []
+
+
+def test_a_chosen_folder_that_existed_is_kept_after_a_data_error(tmp_path: Path) -> None:
+    path = tmp_path / "three.csv"
+    pd.DataFrame({"amount": range(90), "kind": ["a", "b", "c"] * 30}).to_csv(path, index=False)
+    chosen = tmp_path / "mine"
+    (chosen / "notes").mkdir(parents=True)
+    with pytest.raises(DataError, match="needs a binary target"):
+        _run(tmp_path, "data=csv", f"data.source.path={path}", "data.target=kind", f"paths.run_dir={chosen}")
+    assert (chosen / "notes").is_dir()  # not made by the study: not the study's to remove
 
 
 def test_no_fraud_in_validation_is_refused(tmp_path: Path) -> None:
@@ -153,6 +217,7 @@ def test_no_fraud_in_validation_is_refused(tmp_path: Path) -> None:
             "+data.time_column=t",
             "fraud.approaches=[plain]",
         )
+    _assert_no_study_folder(tmp_path)
 
 
 def test_missing_and_non_numeric_columns_come_from_the_data_layer(tmp_path: Path) -> None:

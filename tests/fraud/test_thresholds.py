@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from trainer.errors import ConfigError, DataError
-from trainer.fraud.thresholds import RULES, ThresholdSelector
+from trainer.fraud.thresholds import RULES, SETTINGS, ThresholdSelector
 
 # 10 rows, 3 fraud; scores sorted so the rules' answers can be worked out by hand.
 Y = np.array([0, 0, 0, 0, 0, 1, 0, 1, 0, 1])
@@ -75,3 +75,25 @@ def test_rules_that_need_fraud_in_validation_say_so() -> None:
         ThresholdSelector(rule="best_f1").fit(np.zeros(5), np.arange(5.0))
     # An alert budget needs no labels.
     assert ThresholdSelector(rule="top_k", k=1).fit(np.zeros(5), np.arange(5.0)).threshold_ == 4.0
+
+
+def test_the_rule_table_reads_settings_the_selector_validates() -> None:
+    selector = ThresholdSelector()
+    assert set(selector.settings()) == set(SETTINGS)
+    assert {rule.setting for rule in RULES.values()} - {None} <= set(SETTINGS)
+    for rule in RULES:  # a rule the table names is one fit() runs
+        assert ThresholdSelector(rule=rule).rule == rule
+
+
+def test_threshold_defaults_are_stated_alike_in_code_and_conf() -> None:
+    import dataclasses
+    import inspect
+
+    from trainer.config import compose_config
+    from trainer.fraud.settings import ThresholdSettings
+
+    signature = {name: p.default for name, p in inspect.signature(ThresholdSelector).parameters.items()}
+    settings = {f.name: f.default for f in dataclasses.fields(ThresholdSettings) if f.name in signature}
+    conf = compose_config([], config_name="fraud").cfg.fraud.threshold
+    assert settings == signature
+    assert {key: conf[key] for key in signature} == signature

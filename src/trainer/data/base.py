@@ -1,40 +1,39 @@
 """What build, train and reporting need from any datamodule, and a base for tensor-backed ones.
 
 :class:`DataModule` is the protocol: a table, images, windows of a series or texts all expose
-the same few things. :class:`TensorDataModule` serves in-memory splits through device-resident
-batches or a torch ``DataLoader``, with optional augmentation of training batches.
+the same few things; :class:`DataShape`, the part a network's build reads, is its base. A few
+capabilities only some data has (resampling training rows, one-hot block widths, the raw table
+behind the inputs) are declared on them too, with the answer of data
+that lacks them as their default; every datamodule of the package subclasses it, so build and
+reporting ask instead of probing the type. :class:`TensorDataModule` serves in-memory splits
+through device-resident batches or a torch ``DataLoader``, with optional augmentation of
+training batches.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
 
 from trainer.data.batches import EpochDataLoader, TensorBatches
+from trainer.data.raw_table import RawTable
 from trainer.errors import ConfigError, DataError
+from trainer.tasks import MulticlassObjective
+
+if TYPE_CHECKING:
+    from trainer.data.resample import Resampler
 
 SPLIT_NAMES = ("train", "val", "test")
 LOADERS = ("device", "dataloader")
 
 
-class DataModule(Protocol):
-    """The datamodule interface build, train and reporting rely on (and nothing more).
-
-    Attributes:
-        task: the objective's name the data implies (``binary``, ``multiclass``, ``regression``...).
-        classes_: class values in label-code order (empty for regression).
-    """
-
-    task: str
-    classes_: list[Any]
-
-    def setup(self) -> None:
-        """Load, split and fit preprocessing on the training split (idempotent)."""
+class DataShape(Protocol):
+    """What building a network reads from its data: the widths and shapes of inputs and targets."""
 
     @property
     def num_features(self) -> int:
@@ -47,6 +46,29 @@ class DataModule(Protocol):
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one input without the batch dimension, e.g. ``(1, 28, 28)`` or ``(24, 1)``."""
+
+    @property
+    def categorical_cardinalities(self) -> list[int] | None:
+        """Width of each categorical column's one-hot block, for an embedding model.
+
+        None by default (the data is not a table with categorical columns to embed).
+        """
+        return None
+
+
+class DataModule(DataShape, Protocol):
+    """The datamodule interface build, train and reporting rely on (and nothing more).
+
+    Attributes:
+        task: the objective's name the data implies (``binary``, ``multiclass``, ``regression``...).
+        classes_: class values in label-code order (empty for regression).
+    """
+
+    task: str
+    classes_: list[Any]
+
+    def setup(self) -> None:
+        """Load, split and fit preprocessing on the training split (idempotent)."""
 
     def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``(inputs, labels)`` of a split on the CPU (may materialise every sample)."""
@@ -70,6 +92,23 @@ class DataModule(Protocol):
 
     def reference_metrics(self) -> dict[str, float]:
         """Test-split metrics of a yardstick the data defines (e.g. ``naive_mae``), no prefix."""
+
+    # ------------------------------------------------------------------ optional capabilities
+    # Defaults are the answers of data that lacks the capability; a table overrides them.
+    def resample_training_rows(self, resampler: Resampler) -> None:
+        """Replace the training rows with ``resampler``'s output (``resample=...``).
+
+        Raises:
+            ConfigError: by default: only table rows can be resampled.
+        """
+        raise ConfigError(f"resample.name={resampler.name} resamples table rows; use resample=none here.")
+
+    def raw_table(self) -> RawTable | None:
+        """The raw rows and fitted preprocessing behind the inputs (a packaged model scores them).
+
+        None by default: the data is not a table.
+        """
+        return None
 
 
 class AugmentedBatches:
@@ -142,7 +181,7 @@ class AugmentedBatches:
             yield self.augment(x, generator), y
 
 
-class TensorDataModule:
+class TensorDataModule(DataModule):
     """Shared loaders of datamodules whose splits are tensors in memory after ``setup``.
 
     Subclasses fill ``self._tensors[split] = (x, y)``, ``task``, ``classes_`` in ``setup``.
@@ -157,7 +196,7 @@ class TensorDataModule:
         seed: seed of the batch order and the augmentation draws.
     """
 
-    task: str = "multiclass"
+    task: str = MulticlassObjective.name
 
     def __init__(
         self,

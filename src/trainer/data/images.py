@@ -21,6 +21,7 @@ from trainer.data.augment import ImageAugment
 from trainer.data.base import TensorDataModule
 from trainer.data.idx import FASHION_MNIST_CLASSES, read_fashion_mnist
 from trainer.errors import ConfigError
+from trainer.tasks import MulticlassObjective
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class ImageDataModule(TensorDataModule):
             :class:`~trainer.data.base.TensorDataModule`.
     """
 
-    task = "multiclass"
+    task = MulticlassObjective.name
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from trainer.data.base import DataModule
 from trainer.data.preprocessing import check_columns
 from trainer.data.sources import CsvSource, TableSource
 from trainer.data.windows import (
@@ -27,6 +28,7 @@ from trainer.data.windows import (
     window_ends,
 )
 from trainer.errors import ConfigError, DataError
+from trainer.tasks import RegressionObjective
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +110,7 @@ class JenaClimateCsv(CsvSource):
         return {"name": "jena_climate", "source": str(self.path.resolve())}
 
 
-class SequenceDataModule:
+class SequenceDataModule(DataModule):
     """Windows of a series for forecasting one column ``horizon`` rows ahead.
 
     Args:
@@ -126,7 +128,7 @@ class SequenceDataModule:
         seed: seed of the batch order.
     """
 
-    task = "regression"
+    task = RegressionObjective.name
 
     def __init__(
         self,

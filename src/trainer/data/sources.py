@@ -16,6 +16,7 @@ from sklearn import datasets
 
 from trainer.data.file_sniff import Compression, compression_of, describe_file, is_text, read_head
 from trainer.errors import ConfigError, DataError
+from trainer.tasks import OBJECTIVES, BinaryObjective, classifier_tasks
 
 SKLEARN_SETS = {
     "breast_cancer": datasets.load_breast_cancer,
@@ -61,12 +62,14 @@ class SklearnSource(TableSource):
 
 
 class SyntheticSource(TableSource):
-    """A generated table: classification (any class balance) or regression.
+    """A generated table for a classifier (any class balance) or for regression.
 
     Args:
-        kind: ``classification`` or ``regression``.
+        kind: the task the target is drawn for, a name of :data:`trainer.tasks.OBJECTIVES`: a
+            task whose objective predicts classes (``binary``, ``multiclass``) gets
+            ``n_classes`` classes, one whose target is continuous (``regression``) a number.
         n_samples, n_features, n_informative: table shape and signal.
-        n_classes: classes for classification.
+        n_classes: classes of a classifier's target (2 for ``binary``).
         weights: class proportions, e.g. ``[0.95, 0.05]`` for an imbalanced target.
         n_categorical: how many of the features to turn into text categories (quantile bins),
             so the categorical path of preprocessing is exercised too.
@@ -77,7 +80,7 @@ class SyntheticSource(TableSource):
     def __init__(
         self,
         *,
-        kind: str = "classification",
+        kind: str = BinaryObjective.name,
         n_samples: int = 2000,
         n_features: int = 20,
         n_informative: int = 8,
@@ -87,11 +90,19 @@ class SyntheticSource(TableSource):
         noise: float = 0.01,
         random_state: int = 0,
     ) -> None:
-        if kind not in ("classification", "regression"):
-            raise ConfigError(f"data.source.kind={kind!r}; choose 'classification' or 'regression'.")
+        continuous = [name for name, objective in OBJECTIVES.items() if not objective.needs_classes]
+        if kind not in (*classifier_tasks(), *continuous):
+            choices = ", ".join([*classifier_tasks(), *continuous])
+            raise ConfigError(f"data.source.kind={kind!r}; choose one of {choices}.")
+        if kind in classifier_tasks() and OBJECTIVES[kind].fixed_classes not in (None, n_classes):
+            raise ConfigError(
+                f"data.source.kind={kind} draws {OBJECTIVES[kind].fixed_classes} classes, not "
+                f"data.source.n_classes={n_classes}; set data.source.kind=multiclass for more."
+            )
         if not 0 <= n_categorical <= n_features:
             raise ConfigError(f"data.source.n_categorical={n_categorical} must be in [0, n_features].")
         self.kind = kind
+        self.classes = kind in classifier_tasks()  # else a continuous target
         self.n_samples = n_samples
         self.n_features = n_features
         self.n_informative = min(n_informative, n_features)
@@ -102,7 +113,7 @@ class SyntheticSource(TableSource):
         self.random_state = random_state
 
     def load(self) -> pd.DataFrame:
-        if self.kind == "classification":
+        if self.classes:
             x, y = datasets.make_classification(
                 n_samples=self.n_samples,
                 n_features=self.n_features,
@@ -126,13 +137,15 @@ class SyntheticSource(TableSource):
             bins = pd.qcut(frame[f"x{i}"], q=4, labels=["a", "b", "c", "d"])
             frame[f"x{i}"] = bins.astype(str)
             frame = frame.rename(columns={f"x{i}": f"cat{i}"})
-        frame["target"] = y if self.kind == "regression" else y.astype(np.int64)
+        frame["target"] = y.astype(np.int64) if self.classes else y
         return frame
 
     def describe(self) -> dict[str, Any]:
+        # The name says what was generated (classes or a continuous value), as it always has.
+        generated = "classification" if self.classes else "regression"
         return {
-            "name": f"synthetic_{self.kind}",
-            "source": f"synthetic://{self.kind}?n={self.n_samples}&seed={self.random_state}",
+            "name": f"synthetic_{generated}",
+            "source": f"synthetic://{generated}?n={self.n_samples}&seed={self.random_state}",
         }
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from sklearn.compose import ColumnTransformer
 
+from trainer.data.base import DataModule
 from trainer.data.batches import TensorBatches
 from trainer.data.feature_layout import FeatureLayout
 from trainer.data.preprocessing import (
@@ -19,31 +20,17 @@ from trainer.data.preprocessing import (
     coerce_numeric,
     split_column_kinds,
 )
+from trainer.data.raw_table import RawTable
 from trainer.data.resample import Resampler
 from trainer.data.sources import TableSource
 from trainer.data.splits import SPLITS, SplitIndices, random_split, time_split
 from trainer.errors import ConfigError, DataError
-from trainer.tasks import OBJECTIVES, objective_class
+from trainer.tasks import AUTO_TASK, OBJECTIVES, infer_task, objective_class
 
 log = logging.getLogger(__name__)
 
-TASKS = ("auto", *OBJECTIVES)
-MAX_CLASSES_FOR_AUTO = 50
 
-
-def infer_task(target: pd.Series) -> str:
-    """binary for two values; multiclass for text labels or a few integers; else regression."""
-    values = target.dropna().unique()
-    if len(values) == 2:
-        return "binary"
-    if not pd.api.types.is_numeric_dtype(target):
-        return "multiclass"  # text labels are classes however many there are
-    if pd.api.types.is_integer_dtype(target) and len(values) <= MAX_CLASSES_FOR_AUTO:
-        return "multiclass"
-    return "regression"
-
-
-class TabularDataModule:
+class TabularDataModule(DataModule):
     """A table split three ways, preprocessed with statistics of the training rows only.
 
     After :meth:`setup`, it exposes what later stages need: ``splits_`` (raw rows per split),
@@ -89,8 +76,9 @@ class TabularDataModule:
         train_label: Any = None,
         seed: int = 0,
     ) -> None:
-        if task not in TASKS:
-            raise ConfigError(f"data.task={task!r} is not known; choose one of {', '.join(TASKS)}.")
+        if task != AUTO_TASK and task not in OBJECTIVES:
+            known = ", ".join([AUTO_TASK, *OBJECTIVES])
+            raise ConfigError(f"data.task={task!r} is not known; choose one of {known}.")
         if split not in SPLITS:
             raise ConfigError(f"data.split={split!r} is not known; choose one of {', '.join(SPLITS)}.")
         if split == "time" and not time_column:
@@ -134,7 +122,7 @@ class TabularDataModule:
                 f"data.target={self.target!r} has {int(target.isna().sum())} missing values in {where}; "
                 "remove those rows or fill them before training."
             )
-        self.task = infer_task(target) if self.task == "auto" else self.task
+        self.task = infer_task(target) if self.task == AUTO_TASK else self.task
         labels = self._encode_target(target, where)
 
         feature_frame = frame.drop(columns=[self.target, *self.drop, *self._time_feature_to_leave_out()])
@@ -259,6 +247,18 @@ class TabularDataModule:
         self.setup()
         layout = FeatureLayout.from_preprocessor(self.preprocessor_)
         return [len(positions) for positions in layout.groups.values()]
+
+    def raw_table(self) -> RawTable:
+        """The rows as loaded per split, their feature columns and the fitted preprocessing."""
+        self.setup()
+        return RawTable(
+            target=self.target,
+            columns=self.raw_feature_columns_,
+            numeric=self.numeric_columns_,
+            categorical=self.categorical_columns_,
+            preprocessor=self.preprocessor_,
+            splits=self.splits_,
+        )
 
     def tensors(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``(features, labels)`` of a split, on the CPU."""

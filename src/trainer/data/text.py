@@ -20,9 +20,8 @@ from sklearn.model_selection import train_test_split
 from trainer.data.base import TensorDataModule
 from trainer.data.preprocessing import check_columns
 from trainer.data.sources import CsvSource
-from trainer.data.tabular import infer_task
 from trainer.errors import ConfigError, DataError
-from trainer.tasks import objective_class
+from trainer.tasks import AUTO_TASK, classifier_tasks, infer_task, objective_class
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +109,11 @@ class TextDataModule(TensorDataModule):
         )
         if features not in TEXT_FEATURES:
             raise ConfigError(f"data.features={features!r}; choose one of {', '.join(TEXT_FEATURES)}.")
-        if task not in ("auto", "binary", "multiclass"):
-            raise ConfigError(f"data.task={task!r}; text data takes auto, binary or multiclass.")
+        # Texts are labelled with classes: any task whose objective predicts classes will do.
+        if task != AUTO_TASK and task not in classifier_tasks():
+            *others, last = [AUTO_TASK, *classifier_tasks()]
+            choices = f"{', '.join(others)} or {last}"
+            raise ConfigError(f"data.task={task!r}; text data takes {choices}.")
         for key, value in (("vocab_size", vocab_size), ("ngram_max", ngram_max), ("max_length", max_length)):
             if value < 1:
                 raise ConfigError(f"data.{key}={value} must be 1 or more.")
@@ -148,7 +150,7 @@ class TextDataModule(TensorDataModule):
         if self._ready:
             return
         frame, self.where_ = self._load()
-        self.task = infer_task(frame["label"]) if self.task == "auto" else self.task
+        self.task = infer_task(frame["label"]) if self.task == AUTO_TASK else self.task
         labels, self.classes_ = objective_class(self.task).encode_labels(
             frame["label"], column=self.label_column, where=self.where_
         )

@@ -18,9 +18,10 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from trainer.build import build_module_with
 from trainer.data.feature_layout import FeatureLayout
 from trainer.data.resample import SAMPLERS, Resampler
-from trainer.fraud.networks import ArraysDataModule, DenoisingAutoencoder, build_network, fit_network
+from trainer.fraud.networks import ArraysDataModule, DenoisingAutoencoder, fit_network
 from trainer.fraud.references import GradientBoostingReference, IsolationForestReference
 from trainer.fraud.settings import FraudSettings
 from trainer.tasks import BinaryObjective, ReconstructionObjective
@@ -78,6 +79,7 @@ def _network_data(data: StudyData, train: Tensors, *, seed: int | None = None) -
         batch_size=int(data.cfg.data.batch_size),
         eval_batch_size=int(data.cfg.data.get("eval_batch_size", 4096)),
         seed=int(data.cfg.seed) if seed is None else seed,
+        categorical_cardinalities=data.cardinalities,
     )
 
 
@@ -113,15 +115,9 @@ def run_classifier(data: StudyData, name: str, *, run_dir: Path, logger: Logger)
         # their probabilities cancels much of one network's seed-to-seed spread in AP.
         seed = int(data.cfg.seed) + member
         torch.manual_seed(seed)
-        module = build_network(
-            data.cfg.model,
-            data.cfg,
-            in_features=x.shape[1],
-            out_features=1,
-            objective=BinaryObjective(pos_weight=pos_weight),
-            categorical_cardinalities=data.cardinalities,
-        )
         networks = _network_data(data, (x, y), seed=seed)
+        # Built as trainer train builds (l1/l2 checks included), around this approach's objective.
+        module = build_module_with(data.cfg, networks, BinaryObjective(pos_weight=pos_weight))
         # The child run records the first member's curves; the others would overwrite its steps.
         member_logger = logger if member == 0 else NullLogger()
         member_dir = run_dir if member == 0 else run_dir / f"member_{member}"
@@ -161,15 +157,14 @@ def run_autoencoder(data: StudyData, name: str, *, run_dir: Path, logger: Logger
     normal = x[y == 0]  # (normal rows, features): fraud never shapes what "normal" looks like
     settings = data.settings.autoencoder
     node = OmegaConf.create(settings.model)
-    module = build_network(
-        node, data.cfg, in_features=x.shape[1], out_features=x.shape[1], objective=ReconstructionObjective()
-    )
+    rows = _network_data(data, (normal, torch.zeros(len(normal))))
+    module = build_module_with(data.cfg, rows, ReconstructionObjective(), model_node=node)
     if settings.noise > 0:
         module.model = DenoisingAutoencoder(module.model, noise=settings.noise)
     fitted = fit_network(
         data.cfg,
         module,
-        _network_data(data, (normal, torch.zeros(len(normal)))),
+        rows,
         run_dir=run_dir,
         logger=logger,
         patience=data.settings.patience,

@@ -8,7 +8,6 @@ logged and checkpointed like a ``trainer train`` run.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +15,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from hydra.utils import get_object
 from omegaconf import DictConfig
 from torch import nn
 
-from trainer.build import build_callbacks, build_trainer, instantiate_component
+from trainer.build import build_callbacks, build_trainer
 from trainer.data.batches import TensorBatches
 from trainer.engine import Trainer, TrainingModule
 from trainer.engine.callbacks import EarlyStopping, ModelCheckpoint
 from trainer.engine.checkpoint import load_checkpoint
-from trainer.tasks.base import Objective
 from trainer.tracking.base import Logger
 
 #: What the networks are early-stopped and checkpointed on: ranking of the rare class, not loss.
@@ -33,13 +30,16 @@ MONITOR = "val/ap"
 
 
 class ArraysDataModule:
-    """Given train/val/test tensors as a datamodule (the Trainer needs only the loaders).
+    """Given train/val/test tensors as a datamodule: the loaders for the Trainer, and the
+    shapes (:class:`~trainer.data.base.DataShape`) for :func:`~trainer.build.build_module_with`.
 
     Args:
-        train, val, test: ``(features, labels)`` per split.
+        train, val, test: ``(features, labels)`` per split; the labels are 0/1 (fraud).
         batch_size: training batch size.
         eval_batch_size: batch size of validation and test.
         seed: seed of the batch order.
+        categorical_cardinalities: the one-hot block widths of the table the rows come from
+            (what an embedding model embeds).
     """
 
     def __init__(
@@ -51,11 +51,29 @@ class ArraysDataModule:
         batch_size: int,
         eval_batch_size: int,
         seed: int = 0,
+        categorical_cardinalities: Sequence[int] = (),
     ) -> None:
         self.splits = {"train": train, "val": val, "test": test}
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.seed = seed
+        self._cardinalities = list(categorical_cardinalities)
+
+    @property
+    def num_features(self) -> int:
+        return int(self.splits["train"][0].shape[1])
+
+    @property
+    def num_classes(self) -> int:
+        return 2  # normal and fraud
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.num_features,)
+
+    @property
+    def categorical_cardinalities(self) -> list[int]:
+        return list(self._cardinalities)
 
     def train_dataloader(self) -> TensorBatches:
         x, y = self.splits["train"]
@@ -123,45 +141,6 @@ class FittedNetwork:
         """Per-row scores: probabilities for a classifier, reconstruction errors for an autoencoder."""
         objective = self.module.objective
         return objective.predict(objective.evaluation_outputs(self.outputs(x), x)).numpy()
-
-
-def build_network(
-    model_node: DictConfig,
-    cfg: DictConfig,
-    *,
-    in_features: int,
-    out_features: int,
-    objective: Objective,
-    categorical_cardinalities: Sequence[int] = (),
-) -> TrainingModule:
-    """Model from ``model_node``, optimizer and scheduler from ``cfg``, as a TrainingModule.
-
-    ``categorical_cardinalities`` (the one-hot block widths) reach only a model whose signature
-    declares them (an embedding model), as ``build.data_shape_arguments`` does for ``trainer train``.
-    """
-    extra: dict[str, Any] = {}
-    if "categorical_cardinalities" in _parameters(str(model_node._target_)):
-        extra["categorical_cardinalities"] = list(categorical_cardinalities)
-    model = instantiate_component(
-        model_node, "model", in_features=in_features, out_features=out_features, **extra
-    )
-    optimizer_factory = instantiate_component(cfg.optimizer, "optimizer")
-    scheduler_factory = instantiate_component(cfg.scheduler, "scheduler") if cfg.scheduler else None
-    return TrainingModule(
-        model,
-        objective,
-        optimizer_factory=optimizer_factory,
-        scheduler_factory=scheduler_factory,
-        l1=cfg.regularization.l1,
-        l2=cfg.regularization.l2,
-    )
-
-
-def _parameters(target: str) -> Sequence[str]:
-    try:
-        return list(inspect.signature(get_object(target)).parameters)
-    except Exception:  # an unimportable target: instantiate names it
-        return []
 
 
 def fit_network(

@@ -21,17 +21,18 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from trainer.build import build_logger, build_tabular_datamodule
 from trainer.config.compose import ComposedConfig, conf_dir
 from trainer.config.validate import validate_config
-from trainer.data.feature_layout import FeatureLayout, feature_frame
+from trainer.data.feature_layout import FeatureLayout
 from trainer.data.resample import SAMPLERS, check_sampler_name
 from trainer.engine.seed import seed_everything
-from trainer.errors import DataError
+from trainer.errors import DataError, UserError
 from trainer.fraud import explain, report
 from trainer.fraud.approaches import ApproachResult, StudyData, runner_for
 from trainer.fraud.metrics import score_metrics
 from trainer.fraud.settings import FraudSettings, read_settings
 from trainer.fraud.thresholds import ThresholdSelector
-from trainer.run_dir import log_to_file, make_run_dir, write_config_files
-from trainer.tracking.base import Logger
+from trainer.run_dir import log_to_file
+from trainer.tasks import BinaryObjective, objective_class
+from trainer.tracked_run import RunFolder, TrackedRun, tracked_run
 from trainer.tracking.params import flatten_config
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class StudyResult:
-    """What a finished study gives back."""
+    """What a finished study gives back.
+
+    Attributes:
+        where: what the command prints at its end about the study's folder and parent run
+            (:meth:`~trainer.tracked_run.TrackedRun.where_lines`).
+    """
 
     table: pd.DataFrame
     run_dir: Path
@@ -47,6 +53,7 @@ class StudyResult:
     child_run_ids: dict[str, str | None] = field(default_factory=dict)
     importance: pd.DataFrame | None = None
     flagged: pd.DataFrame | None = None
+    where: list[str] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------- config
@@ -82,9 +89,12 @@ def load_study_data(
         DataError: a target that is not binary, or no fraud rows in the training or validation split.
     """
     datamodule = build_tabular_datamodule(cfg)
-    if datamodule.task != "binary" or len(datamodule.classes_) != 2:
+    table = datamodule.raw_table()
+    assert table is not None  # build_tabular_datamodule refuses data that is not a table
+    binary = issubclass(objective_class(datamodule.task), BinaryObjective)
+    if not binary or len(datamodule.classes_) != 2:
         raise DataError(
-            f"trainer fraud needs a binary target; data.target={datamodule.target!r} has "
+            f"trainer fraud needs a binary target; data.target={table.target!r} has "
             f"{len(datamodule.classes_)} classes ({', '.join(map(str, datamodule.classes_[:5]))}). "
             "Pick a 0/1 column with data.target=<column>, or set data.task=binary."
         )
@@ -106,8 +116,8 @@ def load_study_data(
         settings=settings,
         resample=resample,
         datamodule=datamodule,
-        layout=FeatureLayout.from_preprocessor(datamodule.preprocessor_),
-        frames={split: feature_frame(datamodule, split) for split in ("train", "val", "test")},
+        layout=FeatureLayout.from_preprocessor(table.preprocessor),
+        frames={split: table.features(split) for split in ("train", "val", "test")},
         tensors=tensors,
     )
 
@@ -151,35 +161,26 @@ def evaluate_approach(data: StudyData, result: ApproachResult) -> dict[str, Any]
 
 
 def _run_child(
-    data: StudyData, name: str, *, study_dir: Path, parent: Logger, run_name: str
+    data: StudyData, name: str, *, study_dir: Path, parent: TrackedRun, run_name: str
 ) -> tuple[ApproachResult, dict[str, Any], str | None]:
     child_dir = study_dir / "approaches" / name
     child_dir.mkdir(parents=True, exist_ok=True)
-    logger = build_logger(data.cfg)
-    logger.start(run_name=f"{run_name}.{name}", run_dir=child_dir, parent_run_id=parent.run_id)
-    status = "FAILED"
-    try:
+    folder = RunFolder(path=child_dir)
+    with tracked_run(
+        build_logger(data.cfg), folder=folder, run_name=f"{run_name}.{name}", parent_run_id=parent.run_id
+    ) as child:
+        logger = child.logger
+        logger.set_tags({"fraud.approach": name})  # first, so a failed approach's run says which
         seed_everything(int(data.cfg.seed))  # each approach starts from the same seed, whatever ran before
         result = runner_for(name)(data, name, run_dir=child_dir, logger=logger)
         row = evaluate_approach(data, result)
-        logger.set_tags(
-            {"fraud.approach": name, "fraud.family": result.family, "fraud.sampler": result.sampler}
-        )
+        logger.set_tags({"fraud.family": result.family, "fraud.sampler": result.sampler})
         logger.log_hyperparams({**result.params, "threshold.rule": row["rule"]})
         finite = {k: float(v) for k, v in row.items() if isinstance(v, int | float) and math.isfinite(v)}
         logger.log_metrics(
             {f"test/{k}" if k != "val_ap" else "val/ap_best": v for k, v in finite.items()}, step=0
         )
-        status = "FINISHED"
-    except KeyboardInterrupt:
-        status = "KILLED"
-        raise
-    except BaseException as exc:
-        logger.set_tags({"error": f"{type(exc).__name__}: {exc}"[:5000]})
-        raise
-    finally:
-        logger.finalize(status)
-    return result, row, logger.run_id
+    return result, row, child.run_id
 
 
 # ---------------------------------------------------------------------- the study
@@ -198,37 +199,34 @@ def run_study(composed: ComposedConfig, *, print_table: bool = True) -> StudyRes
     """
     cfg, settings, resample = split_config(composed.cfg)
     run_name = cfg.run_name or f"fraud-{composed.choices.get('data', 'data')}"
-    study_dir = Path(cfg.paths.run_dir) if cfg.paths.run_dir else make_run_dir(cfg.paths.runs_dir, run_name)
-    study_dir.mkdir(parents=True, exist_ok=True)
-    write_config_files(study_dir, composed.cfg, composed.overrides, composed.hydra)
-    with log_to_file(study_dir / "fraud.log"):
-        seed_everything(int(cfg.seed))
-        data = load_study_data(cfg, settings, resample)
-        parent = build_logger(cfg)
-        parent.start(run_name=run_name, run_dir=study_dir)
-        status = "FAILED"
+    folder = RunFolder.open(chosen=cfg.paths.run_dir, runs_dir=cfg.paths.runs_dir, run_name=run_name)
+    study_dir = folder.path
+    with log_to_file(study_dir / "fraud.log"):  # the data's lines too, before the run starts
         try:
-            parent.set_tags({"fraud.study": "parent", "overrides": " ".join(composed.overrides) or "(none)"})
-            parent.log_hyperparams(flatten_config(OmegaConf.to_container(composed.cfg, resolve=True)))  # type: ignore[arg-type]
+            folder.write_config(composed.cfg, composed.overrides, composed.hydra)
+            seed_everything(int(cfg.seed))
+            data = load_study_data(cfg, settings, resample)
+            logger = build_logger(cfg)
+        except UserError:
+            # A mistake in the config or the data, found before anything trained: no folder stays.
+            folder.discard()
+            raise
+        with tracked_run(logger, folder=folder, run_name=run_name, log_file="fraud.log") as parent:
+            parent.logger.set_tags(
+                {"fraud.study": "parent", "overrides": " ".join(composed.overrides) or "(none)"}
+            )
+            params = flatten_config(OmegaConf.to_container(composed.cfg, resolve=True))  # type: ignore[arg-type]
+            parent.logger.log_hyperparams(params)
             result = _run_all(data, study_dir=study_dir, parent=parent, run_name=run_name)
             _record_parent(parent, result, study_dir)
-            status = "FINISHED"
-        except KeyboardInterrupt:
-            status = "KILLED"
-            raise
-        except BaseException as exc:
-            parent.set_tags({"error": f"{type(exc).__name__}: {exc}"[:5000]})
-            raise
-        finally:
-            parent.log_artifact(study_dir / "fraud.log")
-            parent.finalize(status)
         result.parent_run_id = parent.run_id
+        result.where = parent.where_lines()
     if print_table:
         report.print_table(result.table, title=f"Fraud study {run_name} (test split)")
     return result
 
 
-def _run_all(data: StudyData, *, study_dir: Path, parent: Logger, run_name: str) -> StudyResult:
+def _run_all(data: StudyData, *, study_dir: Path, parent: TrackedRun, run_name: str) -> StudyResult:
     results: dict[str, ApproachResult] = {}
     rows: list[dict[str, Any]] = []
     child_ids: dict[str, str | None] = {}
@@ -293,16 +291,16 @@ def _explain(
         outcome.flagged = flagged
 
 
-def _record_parent(parent: Logger, result: StudyResult, study_dir: Path) -> None:
+def _record_parent(parent: TrackedRun, result: StudyResult, study_dir: Path) -> None:
     metrics = {}
     for _, row in result.table.iterrows():
         for key in ("ap", "roc_auc", "precision", "recall", "f1"):
             value = float(row[key])
             if math.isfinite(value):
                 metrics[f"{row['approach']}/test_{key}"] = value
-    parent.log_metrics(metrics, step=0)
+    parent.logger.log_metrics(metrics, step=0)
     for name in ("comparison.csv", "comparison.md"):
-        parent.log_artifact(study_dir / name)
+        parent.logger.log_artifact(study_dir / name)
     for folder in ("figures", "explanations"):
         if (study_dir / folder).is_dir() and any((study_dir / folder).iterdir()):
-            parent.log_artifact(study_dir / folder, artifact_path=folder)
+            parent.logger.log_artifact(study_dir / folder, artifact_path=folder)

@@ -17,6 +17,9 @@ A score at or above the threshold is an alert. Rules:
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import precision_recall_curve
@@ -25,14 +28,95 @@ from trainer.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-RULES = ("best_f1", "target_recall", "target_precision", "top_k", "top_fraction", "normal_percentile")
+
+# ---------------------------------------------------------------------- rules
+# Each rule: (validation labels, validation scores, the value of the setting it reads) -> threshold.
+def _best_f1(y: np.ndarray, scores: np.ndarray, _: float) -> float:  # reads no setting
+    precision, recall, thresholds = precision_recall_curve(y, scores)
+    # The last (precision=1, recall=0) point has no threshold.
+    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+    return float(thresholds[int(np.argmax(f1))])
+
+
+def _target_recall(y: np.ndarray, scores: np.ndarray, target: float) -> float:
+    _, recall, thresholds = precision_recall_curve(y, scores)
+    reaching = np.flatnonzero(recall[:-1] >= target)
+    return float(thresholds[reaching.max()])  # recall falls as the threshold rises
+
+
+def _target_precision(y: np.ndarray, scores: np.ndarray, target: float) -> float:
+    precision, _, thresholds = precision_recall_curve(y, scores)
+    reaching = np.flatnonzero(precision[:-1] >= target)
+    if len(reaching) == 0:
+        best = int(np.argmax(precision[:-1]))
+        log.warning(
+            "No validation threshold reaches precision %.3g (best %.3g); using the most precise one.",
+            target,
+            precision[best],
+        )
+        return float(thresholds[best])
+    return float(thresholds[reaching.min()])
+
+
+def _top_k(y: np.ndarray, scores: np.ndarray, k: float) -> float:
+    alerts = min(int(k), len(scores))
+    return float(np.sort(scores)[::-1][alerts - 1])
+
+
+def _top_fraction(y: np.ndarray, scores: np.ndarray, fraction: float) -> float:
+    alerts = max(1, round(fraction * len(scores)))
+    return float(np.sort(scores)[::-1][alerts - 1])
+
+
+def _normal_percentile(y: np.ndarray, scores: np.ndarray, percentile: float) -> float:
+    normal = scores[y == 0]
+    if len(normal) == 0:
+        raise DataError(
+            "fraud.threshold.rule=normal_percentile needs normal rows in validation; it has none."
+        )
+    return float(np.percentile(normal, percentile))
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """One rule of the table.
+
+    Attributes:
+        choose: ``(labels, scores, setting) -> threshold`` on validation rows.
+        setting: the ``fraud.threshold.<setting>`` the rule reads (None: none).
+        needs_fraud: the rule needs fraud rows in validation (it reads the precision-recall curve).
+    """
+
+    choose: Callable[[np.ndarray, np.ndarray, float], float]
+    setting: str | None = None
+    needs_fraud: bool = False
+
+
+#: Rule name -> how it chooses, the setting it reads, whether it needs fraud in validation.
+RULES: dict[str, ThresholdRule] = {
+    "best_f1": ThresholdRule(_best_f1, needs_fraud=True),
+    "target_recall": ThresholdRule(_target_recall, "recall", needs_fraud=True),
+    "target_precision": ThresholdRule(_target_precision, "precision", needs_fraud=True),
+    "top_k": ThresholdRule(_top_k, "k"),
+    "top_fraction": ThresholdRule(_top_fraction, "fraction"),
+    "normal_percentile": ThresholdRule(_normal_percentile, "percentile"),
+}
+
+#: Setting -> (whether a value is allowed, the allowed range in words).
+SETTINGS: dict[str, tuple[Callable[[float], bool], str]] = {
+    "recall": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
+    "precision": (lambda v: 0.0 < v <= 1.0, "in (0, 1]"),
+    "k": (lambda v: v >= 1, "1 or more"),
+    "fraction": (lambda v: 0.0 < v < 1.0, "in (0, 1)"),
+    "percentile": (lambda v: 0.0 < v < 100.0, "in (0, 100)"),
+}
 
 
 class ThresholdSelector:
     """Choose a score threshold on validation data.
 
     Args:
-        rule: one of :data:`RULES`.
+        rule: a name of :data:`RULES`.
         recall: target recall for ``target_recall``, in (0, 1].
         precision: target precision for ``target_precision``, in (0, 1].
         k: alerts for ``top_k``.
@@ -42,6 +126,9 @@ class ThresholdSelector:
     Attributes:
         threshold_: the chosen threshold (alert when ``score >= threshold_``).
         val_precision_, val_recall_: precision and recall of that threshold on validation.
+
+    Raises:
+        ConfigError: an unknown rule, or a setting out of its range.
     """
 
     def __init__(
@@ -58,22 +145,26 @@ class ThresholdSelector:
             raise ConfigError(
                 f"fraud.threshold.rule={rule!r} is not known; choose one of {', '.join(RULES)}."
             )
-        checks = {
-            "recall": (recall, 0.0 < recall <= 1.0, "in (0, 1]"),
-            "precision": (precision, 0.0 < precision <= 1.0, "in (0, 1]"),
-            "k": (k, k >= 1, "1 or more"),
-            "fraction": (fraction, 0.0 < fraction < 1.0, "in (0, 1)"),
-            "percentile": (percentile, 0.0 < percentile < 100.0, "in (0, 100)"),
-        }
-        for key, (value, ok, allowed) in checks.items():
-            if not ok:
-                raise ConfigError(f"fraud.threshold.{key}={value} must be {allowed}.")
         self.rule = rule
         self.recall = recall
         self.precision = precision
         self.k = k
         self.fraction = fraction
         self.percentile = percentile
+        values = self.settings()
+        for key, (allowed, in_words) in SETTINGS.items():
+            if not allowed(values[key]):
+                raise ConfigError(f"fraud.threshold.{key}={values[key]} must be {in_words}.")
+
+    def settings(self) -> dict[str, float]:
+        """The value of each setting a rule may read, by its name in :data:`SETTINGS`."""
+        return {
+            "recall": self.recall,
+            "precision": self.precision,
+            "k": self.k,
+            "fraction": self.fraction,
+            "percentile": self.percentile,
+        }
 
     def fit(self, y_val: np.ndarray, scores_val: np.ndarray) -> ThresholdSelector:
         """Choose ``threshold_`` from validation labels and scores.
@@ -86,12 +177,14 @@ class ThresholdSelector:
         if len(y) != len(scores) or len(y) == 0:
             raise DataError(f"Validation has {len(y)} labels and {len(scores)} scores; need the same, > 0.")
         positives = int(y.sum())
-        if self.rule in ("best_f1", "target_recall", "target_precision") and positives == 0:
+        rule = RULES[self.rule]
+        if rule.needs_fraud and positives == 0:
             raise DataError(
                 f"fraud.threshold.rule={self.rule} needs fraud rows in the validation split, which has none. "
                 "Raise data.val_fraction, use a stratified split, or choose rule=top_fraction."
             )
-        self.threshold_ = float(getattr(self, f"_{self.rule}")(y, scores))
+        setting = math.nan if rule.setting is None else float(self.settings()[rule.setting])
+        self.threshold_ = float(rule.choose(y, scores, setting))
         alerts = scores >= self.threshold_
         caught = int((alerts & (y == 1)).sum())
         self.val_precision_ = caught / max(int(alerts.sum()), 1)
@@ -101,44 +194,3 @@ class ThresholdSelector:
     def predict(self, scores: np.ndarray) -> np.ndarray:
         """0/1 alerts for ``scores`` (``score >= threshold_``)."""
         return (np.asarray(scores).reshape(-1) >= self.threshold_).astype(np.int64)
-
-    # ------------------------------------------------------------------ rules
-    def _best_f1(self, y: np.ndarray, scores: np.ndarray) -> float:
-        precision, recall, thresholds = precision_recall_curve(y, scores)
-        # The last (precision=1, recall=0) point has no threshold.
-        f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
-        return float(thresholds[int(np.argmax(f1))])
-
-    def _target_recall(self, y: np.ndarray, scores: np.ndarray) -> float:
-        _, recall, thresholds = precision_recall_curve(y, scores)
-        reaching = np.flatnonzero(recall[:-1] >= self.recall)
-        return float(thresholds[reaching.max()])  # recall falls as the threshold rises
-
-    def _target_precision(self, y: np.ndarray, scores: np.ndarray) -> float:
-        precision, _, thresholds = precision_recall_curve(y, scores)
-        reaching = np.flatnonzero(precision[:-1] >= self.precision)
-        if len(reaching) == 0:
-            best = int(np.argmax(precision[:-1]))
-            log.warning(
-                "No validation threshold reaches precision %.3g (best %.3g); using the most precise one.",
-                self.precision,
-                precision[best],
-            )
-            return float(thresholds[best])
-        return float(thresholds[reaching.min()])
-
-    def _top_k(self, y: np.ndarray, scores: np.ndarray) -> float:
-        k = min(self.k, len(scores))
-        return float(np.sort(scores)[::-1][k - 1])
-
-    def _top_fraction(self, y: np.ndarray, scores: np.ndarray) -> float:
-        k = max(1, round(self.fraction * len(scores)))
-        return float(np.sort(scores)[::-1][k - 1])
-
-    def _normal_percentile(self, y: np.ndarray, scores: np.ndarray) -> float:
-        normal = scores[y == 0]
-        if len(normal) == 0:
-            raise DataError(
-                "fraud.threshold.rule=normal_percentile needs normal rows in validation; it has none."
-            )
-        return float(np.percentile(normal, self.percentile))

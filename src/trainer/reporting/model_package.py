@@ -16,7 +16,6 @@ from typing import Any
 import torch
 
 from trainer.data.base import DataModule
-from trainer.data.tabular import TabularDataModule
 from trainer.engine import TrainingModule
 from trainer.reporting.figures import python_scalar
 from trainer.reporting.pyfunc_model import save_pyfunc_model
@@ -45,7 +44,8 @@ def package_model(
     Returns:
         The model folder, or ``None`` for data other than a table (nothing is written).
     """
-    if not isinstance(datamodule, TabularDataModule):
+    table = datamodule.raw_table()
+    if table is None:
         name = type(datamodule).__name__
         log.info("No packaged model for %s data: the checkpoints hold the network.", name)
         return None
@@ -55,13 +55,12 @@ def package_model(
         "objective": f"{type(objective).__module__}.{type(objective).__qualname__}",
         "classes": [python_scalar(c) for c in datamodule.classes_],
         **objective.packaging_meta(),
-        "columns": datamodule.raw_feature_columns_,
-        "numeric": datamodule.numeric_columns_,
-        "categorical": datamodule.categorical_columns_,
+        "columns": table.columns,
+        "numeric": table.numeric,
+        "categorical": table.categorical,
         "num_features": datamodule.num_features,
     }
-    sample = datamodule.splits_["test"] if len(datamodule.splits_["test"]) else datamodule.splits_["train"]
-    example = sample[datamodule.raw_feature_columns_].head(5).reset_index(drop=True)
+    example = table.example(5)
     kwargs = {k: v for k, v in model_config.items() if not k.startswith("_")}
     kwargs.update(shape_arguments)
     kwargs["out_features"] = _output_width(module.model)
@@ -70,7 +69,7 @@ def package_model(
         run_dir / "model",
         network=module.model,
         network_spec=spec,
-        preprocessor=datamodule.preprocessor_,
+        preprocessor=table.preprocessor,
         meta=meta,
         input_example=example,
     )

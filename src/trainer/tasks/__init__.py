@@ -7,6 +7,7 @@ nowhere else.
 from trainer.errors import ConfigError
 from trainer.tasks.base import Objective
 from trainer.tasks.binary import BinaryObjective
+from trainer.tasks.inference import AUTO_TASK, infer_task
 from trainer.tasks.multiclass import MulticlassObjective
 from trainer.tasks.reconstruction import ReconstructionObjective
 from trainer.tasks.regression import RegressionObjective
@@ -31,12 +32,20 @@ def objective_class(name: str) -> type[Objective]:
         ) from None
 
 
+def classifier_tasks() -> list[str]:
+    """Names of the tasks whose network predicts the target's classes (binary, multiclass...)."""
+    return [name for name, objective in OBJECTIVES.items() if objective.predicts_classes]
+
+
 __all__ = [
+    "AUTO_TASK",
     "OBJECTIVES",
     "BinaryObjective",
     "MulticlassObjective",
     "Objective",
     "ReconstructionObjective",
     "RegressionObjective",
+    "classifier_tasks",
+    "infer_task",
     "objective_class",
 ]

@@ -34,6 +34,11 @@ class Objective(ABC):
     default_monitor: ClassVar[tuple[str, str]] = ("loss", "min")
     #: the target holds classes (labels are class codes) rather than continuous values.
     needs_classes: ClassVar[bool] = True
+    #: the network's outputs predict the target's classes (a classifier; text data and the
+    #: fraud study need one), rather than a quantity or the input itself.
+    predicts_classes: ClassVar[bool] = False
+    #: how many classes the target must have (2 for binary); None: as many as the data holds.
+    fixed_classes: ClassVar[int | None] = None
     #: split the rows stratified by label when the data asks for a stratified split.
     stratify: ClassVar[bool] = True
     #: the metric that is this task's error for the bias/variance verdict (a higher-is-better

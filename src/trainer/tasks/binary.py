@@ -15,6 +15,11 @@ from trainer.errors import ConfigError, DataError, UserError
 from trainer.tasks.base import Objective
 from trainer.tasks.metrics import classification_metrics, confusion_matrix, ranking_metrics
 
+#: The one default decision threshold of a binary classifier: ``conf/train.yaml``'s
+#: ``objective.threshold``, the config schema and a package without one all state this value
+#: (tests/tasks/test_threshold_default.py fails when one drifts).
+DEFAULT_THRESHOLD = 0.5
+
 
 class BinaryObjective(Objective):
     """Binary cross-entropy on a single logit.
@@ -22,14 +27,17 @@ class BinaryObjective(Objective):
     Args:
         pos_weight: weight of the positive class in the loss (``n_negative / n_positive``
             balances it); ``None`` for unweighted.
-        threshold: probability at or above which a row is predicted positive.
+        threshold: probability at or above which a row is predicted positive
+            (:data:`DEFAULT_THRESHOLD` unless set).
     """
 
     name: ClassVar[str] = "binary"
     default_monitor: ClassVar[tuple[str, str]] = ("ap", "max")
     error_metric: ClassVar[str | None] = "accuracy"
+    predicts_classes: ClassVar[bool] = True
+    fixed_classes: ClassVar[int | None] = 2
 
-    def __init__(self, *, pos_weight: float | None = None, threshold: float = 0.5) -> None:
+    def __init__(self, *, pos_weight: float | None = None, threshold: float = DEFAULT_THRESHOLD) -> None:
         self.pos_weight = None if pos_weight is None else float(pos_weight)
         self.threshold = float(threshold)
         self._pos_weight_tensor: torch.Tensor | None = None
@@ -38,7 +46,7 @@ class BinaryObjective(Objective):
     def from_options(cls, options: dict[str, Any], *, train_labels: torch.Tensor) -> BinaryObjective:
         return cls(
             pos_weight=_pos_weight(options.get("pos_weight"), train_labels),
-            threshold=float(options.get("threshold", 0.5)),
+            threshold=float(options.get("threshold", DEFAULT_THRESHOLD)),
         )
 
     @classmethod
@@ -94,7 +102,8 @@ class BinaryObjective(Objective):
         ]
 
     def trivial_outputs(self, train_targets: torch.Tensor, *, rows: int, width: int) -> torch.Tensor:
-        # The logit of the positive rate: at threshold 0.5 it predicts the majority class.
+        # The logit of the positive rate: its probability lies on the majority class's side of
+        # one half, so it predicts the majority class at the default threshold.
         rate = float(train_targets.float().mean().clamp(1e-6, 1 - 1e-6))
         return torch.full((rows, 1), math.log(rate / (1 - rate)))
 
@@ -107,7 +116,7 @@ class BinaryObjective(Objective):
     ) -> pd.DataFrame:
         probability = torch.sigmoid(outputs.reshape(-1)).numpy()
         classes = meta["classes"]
-        labels = np.where(probability >= meta.get("threshold", 0.5), classes[1], classes[0])
+        labels = np.where(probability >= meta.get("threshold", DEFAULT_THRESHOLD), classes[1], classes[0])
         return pd.DataFrame({"probability": probability, "prediction": labels})
 
 

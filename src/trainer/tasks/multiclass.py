@@ -28,6 +28,7 @@ class MulticlassObjective(Objective):
     name: ClassVar[str] = "multiclass"
     default_monitor: ClassVar[tuple[str, str]] = ("accuracy", "max")
     error_metric: ClassVar[str | None] = "accuracy"
+    predicts_classes: ClassVar[bool] = True
 
     def __init__(self, *, label_smoothing: float = 0.0) -> None:
         self.label_smoothing = float(label_smoothing)
