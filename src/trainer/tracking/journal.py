@@ -43,7 +43,6 @@ JOURNAL_NAME = "tracking_journal.jsonl"
 FORMAT_VERSION = 1
 #: Record kinds the background writer batches into ``log_batch``; the rest are sent one by one.
 BATCHED_KINDS = frozenset({"metric", "param", "tag"})
-MARK_KINDS = frozenset({"header", "run", "delivered", "rejected", "handed_over"})
 # One encoder for every line: ``json.dumps(..., default=str)`` builds a new one per call, which
 # was a third of the journal's cost per metric point (json.dumps' own output, same bytes).
 _ENCODER = json.JSONEncoder(default=str)
