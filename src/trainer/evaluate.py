@@ -1,15 +1,24 @@
-"""``evaluate(ckpt_path, overrides)``: test a saved checkpoint with the config stored inside it."""
+"""Score a saved checkpoint with the config stored inside it, changed by the user's overrides.
+
+``trainer eval`` composes ``conf/eval.yaml`` through the same compose function as every command,
+so a group choice (``data=csv``) means what it means to ``trainer train``. What the user set is
+then laid onto the checkpoint's own config: a chosen group replaces that whole group, a key sets
+that key, and a key the saved config lacks is a ConfigError naming it.
+"""
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
 from trainer.build import build_datamodule, build_module, build_trainer
+from trainer.config.compose import ComposedConfig, compose_config, group_options
 from trainer.config.validate import validate_config
 from trainer.engine.checkpoint import load_checkpoint
 from trainer.engine.seed import seed_everything
@@ -17,34 +26,89 @@ from trainer.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
 
+#: The keys of ``conf/eval.yaml`` itself; every other key is one of the checkpoint's config.
+EVAL_KEYS = ("ckpt_path", "split")
+#: The splits ``trainer eval`` can score.
+SPLITS = ("test", "val")
 
-def checkpoint_config(ckpt_path: str | Path, overrides: Sequence[str] = ()) -> DictConfig:
-    """The resolved config saved in a checkpoint, with ``key=value`` overrides applied.
 
-    Overrides change values only (for example ``data.source.path=new.csv`` or
-    ``trainer.accelerator=cpu``); the model's shape must stay as it was trained.
+def compose_eval(overrides: Sequence[str] = ()) -> ComposedConfig:
+    """``conf/eval.yaml`` composed with Hydra overrides: its own keys plus what the user set.
+
+    A key outside eval's own keys and the groups chosen on the same line (``trainer.accelerator=cpu``)
+    is added as it is (Hydra's ``++``): whether it exists is for the checkpoint's config to say,
+    in :func:`checkpoint_config`. A key under a chosen group (``data=csv data.source.paht=x``) is
+    checked by Hydra against that group's file.
+
+    Raises:
+        ConfigError: a malformed override, an unknown group option, or a typo under a chosen group.
+    """
+    groups = set(group_options())
+    keys = [o.partition("=")[0] for o in overrides]
+    chosen = {k for k in keys if k in groups}
+    forced = []
+    for override, key in zip(overrides, keys, strict=True):
+        own = key in EVAL_KEYS or key in groups or key.split(".", 1)[0] in chosen
+        prefixed = key.startswith(("+", "~"))  # the user asked for Hydra's own add or delete
+        forced.append(override if own or prefixed or "=" not in override else f"++{override}")
+    return compose_config(forced, config_name="eval")
+
+
+def checkpoint_config(ckpt_path: str | Path, overrides: Sequence[str] | ComposedConfig = ()) -> DictConfig:
+    """The resolved config saved in a checkpoint, with the user's overrides laid onto it.
+
+    Args:
+        ckpt_path: the checkpoint.
+        overrides: Hydra overrides (``data=csv data.source.path=new.csv``, ``trainer.accelerator=cpu``),
+            or their composition by :func:`compose_eval`. The model's shape must stay as trained.
+
+    Raises:
+        UserError: the checkpoint holds no config.
+        ConfigError: an override names a key the saved config lacks.
     """
     state = load_checkpoint(ckpt_path)
     if not state["config"]:
         raise UserError(f"ckpt_path={str(ckpt_path)!r} holds no config; it cannot be evaluated alone.")
     cfg = OmegaConf.create(state["config"])
     OmegaConf.set_struct(cfg, True)
+    composed = overrides if isinstance(overrides, ComposedConfig) else compose_eval(overrides)
+    values: dict[str, Any] = OmegaConf.to_container(composed.cfg, resolve=False)  # type: ignore[assignment]
+    chosen = {group for group in composed.choices if group in values}
+    with open_dict(cfg):  # a chosen group replaces the checkpoint's whole node, keys and all
+        for group in chosen:
+            cfg[group] = values[group]
+    keyed = {k: v for k, v in values.items() if k not in chosen and k not in EVAL_KEYS}
     try:
-        cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+        merged = OmegaConf.merge(cfg, keyed)
     except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", "") or "override"
-        raise ConfigError(
-            f"{key} is not a key of the checkpoint's config ({str(exc).splitlines()[0]})."
-        ) from None
-    assert isinstance(cfg, DictConfig)
-    return cfg
+        raise ConfigError(_unknown_key_message(cfg, exc)) from None
+    assert isinstance(merged, DictConfig)
+    return merged
 
 
 def evaluate(
     ckpt_path: str | Path, overrides: Sequence[str] = (), *, split: str = "test"
 ) -> dict[str, float]:
-    """Metrics of ``split`` (``test`` or ``val``) for the weights in ``ckpt_path``."""
-    cfg = validate_config(checkpoint_config(ckpt_path, overrides))
+    """Metrics of ``split`` (``test`` or ``val``) for the weights in ``ckpt_path``.
+
+    Args:
+        ckpt_path: the checkpoint; its saved config rebuilds the data and the model.
+        overrides: Hydra overrides laid onto that config (see :func:`checkpoint_config`).
+        split: ``test``, or ``val`` for the validation split.
+
+    Raises:
+        ConfigError: a split other than test or val, or an override the saved config lacks.
+    """
+    return evaluate_checkpoint(ckpt_path, compose_eval(overrides), split=split)
+
+
+def evaluate_checkpoint(ckpt_path: str | Path, composed: ComposedConfig, *, split: str) -> dict[str, float]:
+    """:func:`evaluate` for overrides already composed by :func:`compose_eval`."""
+    if split not in SPLITS:
+        raise ConfigError(
+            f"split={split!r} is not a split trainer eval can score; use split=test or split=val."
+        )
+    cfg = validate_config(checkpoint_config(ckpt_path, composed))
     # Scoring runs in this one process, whatever the saved run's trainer.strategy and devices.
     cfg.trainer.strategy, cfg.trainer.devices = "auto", 1
     seed_everything(cfg.seed)
@@ -57,3 +121,18 @@ def evaluate(
     if split == "val":
         return trainer.validate(module, datamodule, ckpt_path=ckpt_path)
     return trainer.test(module, datamodule, ckpt_path=ckpt_path)
+
+
+def _unknown_key_message(cfg: DictConfig, exc: OmegaConfBaseException) -> str:
+    """Name the key the checkpoint's config lacks, the keys it has there, and the closest one."""
+    key = str(getattr(exc, "full_key", "") or "")
+    if not key:
+        return f"An override does not fit the checkpoint's config: {str(exc).splitlines()[0]}"
+    parent, _, leaf = key.rpartition(".")
+    node = OmegaConf.select(cfg, parent) if parent else cfg
+    valid = [str(k) for k in node.keys()] if isinstance(node, DictConfig) else []
+    where = f"'{parent}'" if parent else "the root"
+    listing = f" Valid keys in {where}: {', '.join(valid)}." if valid else ""
+    close = difflib.get_close_matches(leaf, valid, n=1, cutoff=0.6)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"{key} is not a key of the checkpoint's config.{listing}{hint}"

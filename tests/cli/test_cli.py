@@ -155,3 +155,53 @@ def test_eval_of_a_missing_checkpoint_is_a_clear_error(
     line = _assert_one_clean_error_line(err)
     assert f"ckpt_path='{missing}' does not exist" in line
     assert "last.ckpt" in line
+
+
+def test_eval_with_a_data_group_choice_scores_the_same_rows_from_a_csv(
+    in_process: Callable[..., tuple[int, str, str]], short_run: RunResult, tmp_path: Path
+) -> None:
+    """``data=csv`` replaces the checkpoint's data group; the same table as a CSV scores the same."""
+    from trainer.data.sources import SklearnSource
+
+    table = tmp_path / "breast_cancer.csv"
+    SklearnSource(name="breast_cancer").load().to_csv(table, index=False)
+    last = short_run.last_checkpoint
+    args = ("data=csv", f"data.source.path={table}", "data.target=target", "data.task=binary")
+    status, out, err = in_process("eval", f"ckpt_path={last}", *args)
+    assert status == 0, err
+    saved = json.loads((short_run.run_dir / "metrics.json").read_text())
+    expected = {k: ("n/a" if v is None else f"{v:.4f}") for k, v in saved.items() if k.startswith("test/")}
+    assert _metrics_table(out) == expected
+
+
+def test_eval_of_the_validation_split_and_a_key_of_the_saved_config(
+    in_process: Callable[..., tuple[int, str, str]], short_run: RunResult
+) -> None:
+    last = short_run.last_checkpoint
+    status, out, err = in_process("eval", f"ckpt_path={last}", "split=val", "data.eval_batch_size=7")
+    assert status == 0, err
+    squeezed = "".join(out.split())  # rich wraps the title to the terminal's width
+    assert "".join(f"Validation metrics of {last}".split()) in squeezed
+    printed = _metrics_table(out)
+    assert {"val/loss", "val/accuracy"} <= set(printed) and not any(k.startswith("test/") for k in printed)
+
+
+@pytest.mark.parametrize(
+    ("typo", "named"),
+    [
+        ("trainer.max_epoch=3", "trainer.max_epoch is not a key of the checkpoint's config"),
+        ("splt=val", "splt is not a key of the checkpoint's config"),
+        ("data=csv data.source.paht=x.csv", "data.source.paht is not a key of 'data.source'"),
+        ("data=cvs", "data=cvs is not an option of the 'data' group"),
+        ("split=train", "split='train' is not a split trainer eval can score"),
+    ],
+)
+def test_a_typo_in_an_eval_key_is_one_line_naming_it(
+    in_process: Callable[..., tuple[int, str, str]], short_run: RunResult, typo: str, named: str
+) -> None:
+    status, out, err = in_process("eval", f"ckpt_path={short_run.last_checkpoint}", *typo.split())
+    assert status == 2, out
+    line = _assert_one_clean_error_line(err)
+    assert named in line
+    if typo.startswith("trainer."):  # the keys that are there, and the one meant
+        assert "Valid keys in 'trainer':" in line and "Did you mean 'max_epochs'?" in line

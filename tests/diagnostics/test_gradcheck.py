@@ -98,5 +98,20 @@ def test_gradcheck_command_on_the_configured_model(capsys: pytest.CaptureFixture
 
 
 def test_gradcheck_command_rejects_an_unknown_option() -> None:
-    with pytest.raises(ConfigError, match=r"gradcheck\.max_coords"):
+    # conf/gradcheck.yaml is the one list of the options: the message names the typo and every valid one.
+    valid = "batch_size, max_coords, epsilon, seed"
+    with pytest.raises(ConfigError, match=rf"gradcheck\.coords is not a key of 'gradcheck'.*{valid}"):
         gradcheck_command(["gradcheck.coords=3"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("gradcheck.batch_size=abc", r"gradcheck\.batch_size='abc' must be an integer"),
+        ("gradcheck.epsilon=tiny", r"gradcheck\.epsilon='tiny' must be a number"),
+        ("gradcheck.batch_size=1", r"gradcheck\.batch_size must be 2 or more"),
+    ],
+)
+def test_gradcheck_command_rejects_a_bad_value(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        gradcheck_command([override])

@@ -103,3 +103,71 @@ def test_lr_find_is_recorded_in_mlflow(tmp_path: Path) -> None:
     assert "lr_find/smoothed_loss" in run.data.metrics
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "figures")}
     assert "figures/lr_find.png" in artifacts
+
+
+def test_lr_find_options_come_from_its_conf_file_and_bad_ones_are_named() -> None:
+    with pytest.raises(ConfigError, match=r"lr_find\.steps is not a key of 'lr_find'.*num_steps"):
+        lr_find_command(["lr_find.steps=300"])
+    with pytest.raises(ConfigError, match=r"lr_find\.max_lr='high' must be a number"):
+        lr_find_command(["lr_find.max_lr=high"])
+    with pytest.raises(ConfigError, match=r"lr_find\.num_steps=3 is too few"):
+        lr_find_command(["lr_find.num_steps=3"])
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_lr_find_ends_its_mlflow_run_killed(tmp_path: Path) -> None:
+    """A real SIGINT to ``trainer lr-find`` mid-test: exit 130, and the run is KILLED, not FAILED."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    # A range that neither diverges nor ends for hours: the Ctrl-C lands inside the test's steps.
+    args = ["lr_find.min_lr=1e-9", "lr_find.max_lr=1e-8", "lr_find.num_steps=100000000"]
+    args += [
+        f"logger.tracking_uri={uri}",
+        "logger.experiment_name=lr_find_kill",
+        f"paths.runs_dir={tmp_path}",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trainer.cli", "lr-find", *args],
+        cwd=tmp_path,
+        env={**os.environ, "TRAINER_CONF_DIR": str(conf)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        # The run's journal holds the params once the run started and the block is running; the
+        # MLflow store is read only after the process ended (no second writer meanwhile).
+        while (
+            time.monotonic() < deadline
+            and process.poll() is None
+            and not _journal_has(tmp_path, "lr_find.min_lr")
+        ):
+            time.sleep(0.5)
+        assert process.poll() is None, process.communicate()
+        time.sleep(1.0)  # well into the range test's steps
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("lr_find_kill")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "KILLED"
+    assert "error" not in run.data.tags
+
+
+def _journal_has(runs: Path, text: str) -> bool:
+    return any(text in journal.read_text() for journal in runs.glob("*/tracking_journal.jsonl"))

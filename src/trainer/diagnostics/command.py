@@ -1,21 +1,22 @@
-"""``trainer gradcheck`` and ``trainer lr-find``: compose the config like ``trainer train``, then diagnose.
+"""``trainer gradcheck`` and ``trainer lr-find``: compose their own config, then diagnose.
 
-Options of the diagnosis itself are given like overrides under their own prefix
-(``gradcheck.max_coords=0``, ``lr_find.num_steps=300``); they are taken out before the rest is
-composed, so everything else means exactly what it means to ``trainer train``.
+``conf/gradcheck.yaml`` and ``conf/lr_find.yaml`` are ``train.yaml`` plus a section of the
+diagnosis' own options (``gradcheck.max_coords=0``, ``lr_find.num_steps=300``), the one source of
+their defaults; the section is taken out after composing, so everything else means exactly what
+it means to ``trainer train``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
+from trainer.config.compose import ComposedConfig, compose_config
 from trainer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -23,79 +24,87 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+Options = TypeVar("Options")
+
 
 @dataclass
 class GradcheckOptions:
-    """``gradcheck.*``: rows in the batch, coordinates per tensor (0 = all), step, sample seed."""
+    """``gradcheck.*`` (defaults in ``conf/gradcheck.yaml``): batch rows, coordinates, step, seed."""
 
-    batch_size: int = 16
-    max_coords: int = 50
-    epsilon: float = 1e-6
-    seed: int = 0
+    batch_size: int
+    max_coords: int
+    epsilon: float
+    seed: int
 
 
 @dataclass
 class LRFindOptions:
-    """``lr_find.*``: the range, the number of steps, the smoothing and the divergence stop."""
+    """``lr_find.*`` (defaults in ``conf/lr_find.yaml``): range, steps, smoothing, divergence stop."""
 
-    min_lr: float = 1e-7
-    max_lr: float = 10.0
-    num_steps: int = 200
-    beta: float = 0.98
-    diverge_factor: float = 4.0
+    min_lr: float
+    max_lr: float
+    num_steps: int
+    beta: float
+    diverge_factor: float
 
 
-def split_options(args: Sequence[str], prefix: str, options: object) -> list[str]:
-    """Set ``prefix.key=value`` arguments on ``options``; return the other arguments.
+def take_options(composed: ComposedConfig, section: str, kind: type[Options]) -> Options:
+    """Remove ``section`` from the composed config and return it as ``kind``.
+
+    Hydra already refused a key the section lacks (naming the valid ones); here each value is
+    checked to be a number of its field's type.
 
     Raises:
-        ConfigError: an unknown key under the prefix, or a value of the wrong type.
+        ConfigError: a value that is not a number of the right kind.
     """
-    known = {f.name: f.type for f in fields(options)}  # type: ignore[arg-type]
-    rest = []
-    for arg in args:
-        key, sep, value = arg.partition("=")
-        if not sep or not key.startswith(f"{prefix}."):
-            rest.append(arg)
-            continue
-        name = key[len(prefix) + 1 :]
-        if name not in known:
+    with open_dict(composed.cfg):
+        node = composed.cfg.pop(section)
+    values: dict[str, Any] = OmegaConf.to_container(node, resolve=True)  # type: ignore[assignment]
+    typed = {}
+    for spec in fields(kind):  # type: ignore[arg-type]
+        value = values[spec.name]
+        integer = spec.type in (int, "int")
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
             raise ConfigError(
-                f"{key} is not an option; choose one of {', '.join(f'{prefix}.{k}' for k in known)}."
+                f"{section}.{spec.name}={value!r} must be a{'n integer' if integer else ' number'}."
             )
-        kind = int if known[name] in (int, "int") else float
-        try:
-            setattr(options, name, kind(value))
-        except ValueError:
-            raise ConfigError(
-                f"{key}={value!r} must be a{'n integer' if kind is int else ' number'}."
-            ) from None
-    return rest
+        typed[spec.name] = value if integer else float(value)
+    return kind(**typed)
 
 
-def _compose(overrides: list[str]) -> tuple[DictConfig, list[str], dict[str, str]]:
-    from trainer.config.compose import compose_config
+def _own_overrides(overrides: list[str], section: str) -> list[str]:
+    """The overrides ``trainer train`` would understand: those outside the command's section."""
+    return [o for o in overrides if not o.lstrip("+~").startswith(f"{section}.")]
+
+
+def _validated(composed: ComposedConfig) -> DictConfig:
     from trainer.config.validate import validate_config
 
-    composed = compose_config(overrides)
-    return validate_config(composed.cfg), composed.overrides, composed.choices
+    return validate_config(composed.cfg)
 
 
-def gradcheck_command(args: list[str]) -> int:
+def gradcheck_command(args: list[str], *, print_config: bool = False) -> int:
     """``trainer gradcheck [overrides]``: backprop vs finite differences on the configured model.
+
+    Args:
+        args: Hydra overrides of ``conf/gradcheck.yaml``.
+        print_config: print the composed config and stop.
 
     Returns:
         0 when every tensor reads great or look closer; 1 when one reads as a bug (above 1e-3),
         so scripts and CI can stop on it.
     """
-    options = GradcheckOptions()
-    overrides = split_options(args, "gradcheck", options)
+    composed = compose_config(args, config_name="gradcheck")
+    if print_config:
+        print(OmegaConf.to_yaml(composed.cfg))
+        return 0
+    options = take_options(composed, "gradcheck", GradcheckOptions)
     if options.batch_size < 2 or options.max_coords < 0 or options.epsilon <= 0:
         raise ConfigError(
             "gradcheck.batch_size must be 2 or more (batch norm needs two rows), gradcheck.max_coords "
             "0 (all) or more, and gradcheck.epsilon above 0."
         )
-    cfg, _, _ = _compose(overrides)
+    cfg = _validated(composed)
 
     from trainer.build import build_datamodule, build_module
     from trainer.diagnostics.gradcheck import check_module, format_report
@@ -120,44 +129,52 @@ def gradcheck_command(args: list[str]) -> int:
     return 0
 
 
-def lr_find_command(args: list[str]) -> int:
+def lr_find_command(args: list[str], *, print_config: bool = False) -> int:
     """``trainer lr-find [overrides]``: the range test, a plot in a run folder, and the override to use.
 
     The run folder (``runs/<date>_<time>_lr_find-<name>``) holds ``lr_find.png`` and
     ``lr_find.csv``; both go to the configured logger (MLflow by default) with the steps' losses
-    as metrics and the suggestion as a tag.
+    as metrics and the suggestion as a tag. The run ends FINISHED, KILLED on Ctrl-C, or FAILED
+    with an ``error`` tag (:func:`trainer.tracked_run.tracked_run`).
+
+    Args:
+        args: Hydra overrides of ``conf/lr_find.yaml``.
+        print_config: print the composed config and stop.
 
     Returns:
         0 (a failed test raises a UserError instead).
     """
-    options = LRFindOptions()
-    overrides = split_options(args, "lr_find", options)
+    composed = compose_config(args, config_name="lr_find")
+    if print_config:
+        print(OmegaConf.to_yaml(composed.cfg))
+        return 0
+    options = take_options(composed, "lr_find", LRFindOptions)
+    overrides = _own_overrides(composed.overrides, "lr_find")
     from trainer.diagnostics.lr_find import check_range, describe, lr_range_test, plot_lr_find
 
     # Before anything is built or a tracking run opens: a bad range leaves no empty run behind.
     check_range(min_lr=options.min_lr, max_lr=options.max_lr, num_steps=options.num_steps, beta=options.beta)
-    cfg, overrides, choices = _compose(overrides)
+    cfg = _validated(composed)
 
     from trainer.build import build_datamodule, build_logger, build_module
     from trainer.engine.device import resolve_device
     from trainer.engine.seed import seed_everything
-    from trainer.run_dir import make_run_dir, readable_run_name, write_config_files
+    from trainer.run_dir import readable_run_name
+    from trainer.tracked_run import RunFolder, tracked_run
     from trainer.tracking.params import flatten_config
 
     seed_everything(cfg.seed)
     datamodule = build_datamodule(cfg)
     module = build_module(cfg, datamodule)
-    run_name = f"lr_find-{cfg.run_name or readable_run_name(choices, overrides)}"
-    run_dir = Path(cfg.paths.run_dir) if cfg.paths.run_dir else make_run_dir(cfg.paths.runs_dir, run_name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_name = f"lr_find-{cfg.run_name or readable_run_name(composed.choices, overrides)}"
+    folder = RunFolder.open(chosen=cfg.paths.run_dir, runs_dir=cfg.paths.runs_dir, run_name=run_name)
     with open_dict(cfg):  # the logger's folder (csv logger: ${paths.run_dir}) is this one
-        cfg.paths.run_dir = str(run_dir)
+        cfg.paths.run_dir = str(folder.path)
         cfg.run_name = run_name
-    write_config_files(run_dir, cfg, overrides)
-    logger = build_logger(cfg)
-    logger.start(run_name=run_name, run_dir=run_dir)
-    status = "FAILED"
-    try:
+    folder.write_config(cfg, overrides)
+    run_dir = folder.path
+    with tracked_run(build_logger(cfg), folder=folder, run_name=run_name) as run:
+        logger = run.logger
         logger.set_tags({"command": "lr-find", "run_dir": str(run_dir)})
         settings = {f"lr_find.{f.name}": getattr(options, f.name) for f in fields(options)}
         logger.log_hyperparams({**flatten_config(_plain(cfg)), **settings})
@@ -187,16 +204,11 @@ def lr_find_command(args: list[str]) -> int:
         logger.log_artifact(run_dir / "config.yaml")
         found = describe(result)
         logger.set_tags({f"lr_find.{k}": str(v) for k, v in found.items()})
-        status = "FINISHED"
-    finally:
-        logger.finalize(status)
-    _print_result(result, found, run_dir, overrides, logger.location_lines())
+    _print_result(result, found, run_dir, overrides, run.where_lines())
     return 0
 
 
 def _plain(cfg: DictConfig) -> dict[str, Any]:
-    from omegaconf import OmegaConf
-
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(resolved, dict)
     return {str(k): v for k, v in resolved.items()}
@@ -220,4 +232,4 @@ def _print_result(
     print(f"  trainer train {kept + ' ' if kept else ''}optimizer.lr={result.suggestion:.2g}")
     print(f"Plot: {run_dir / 'lr_find.png'}")
     for line in where:
-        print(f"  {line}")
+        print(line)

@@ -1,0 +1,69 @@
+"""``trainer train [overrides]`` and ``trainer train -m [overrides]``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from omegaconf import OmegaConf
+
+from trainer.commands.console import print_config as show_config
+from trainer.commands.console import print_metrics, quiet_trials, rank_zero
+from trainer.config.compose import compose_config
+from trainer.errors import UserError
+
+if TYPE_CHECKING:
+    from trainer.train import RunResult
+
+
+def train_command(overrides: list[str], *, print_config: bool = False) -> int:
+    """Compose ``conf/train.yaml``, train (under torchrun when ``trainer.devices`` asks for it), report.
+
+    Args:
+        overrides: Hydra overrides (``model=mlp optimizer.lr=3e-4``).
+        print_config: print the composed config and stop.
+
+    Returns:
+        The exit status: 0, or torchrun's when the run was launched on several processes.
+    """
+    composed = compose_config(overrides)
+    if print_config:
+        show_config(composed.cfg)
+        return 0
+    from trainer.config.validate import validate_config
+    from trainer.engine.launcher import launch, processes_to_launch
+
+    # trainer.devices=N: this process starts N under torchrun, once the config is known to be good.
+    processes = processes_to_launch(
+        strategy=OmegaConf.select(composed.cfg, "trainer.strategy", default="auto"),
+        devices=OmegaConf.select(composed.cfg, "trainer.devices", default="auto"),
+        accelerator=OmegaConf.select(composed.cfg, "trainer.accelerator", default="auto"),
+    )
+    if processes:
+        validate_config(composed.cfg)
+        return launch(processes, ["train", *overrides])
+    from trainer.train import train  # torch and friends load only once the config is good
+
+    result = train(composed)
+    if rank_zero():
+        print_metrics("Final metrics", result.metrics)
+        _print_where(result)
+    return 0
+
+
+def multirun_command(overrides: list[str], *, print_config: bool = False) -> int:
+    """``trainer train -m a=1,2 b=x,y``: the grid as one study (see :mod:`trainer.sweep.command`)."""
+    if print_config:
+        raise UserError("--cfg prints one composed config; leave out -m to see it.")
+    from trainer.sweep.command import multirun_command as run_grid
+
+    quiet_trials()
+    return run_grid(overrides)
+
+
+def _print_where(result: RunResult) -> None:
+    """Say where the run was saved and how to look at it."""
+    print(f"\nRun saved to {result.run_dir}  (config.yaml, train.log, figures/, checkpoints/)")
+    if result.last_checkpoint:
+        print(f"  test it again: trainer eval ckpt_path={result.last_checkpoint}")
+    for line in result.location:
+        print(f"  {line}")
