@@ -66,3 +66,44 @@ def test_default_group_options_equal_their_targets_defaults(group: str) -> None:
             assert same, f"{group}.{name}.{key}: conf says {value!r}, the code {code[key]!r}"
             checked += 1
     assert checked >= 5  # the comparison really ran over the options
+
+
+# ---------------------------------------------------------------------- the commands' own conf files
+@pytest.mark.parametrize(
+    ("config_name", "holder"), [("gradcheck", "GradcheckOptions"), ("lr_find", "LRFindOptions")]
+)
+def test_a_diagnosis_conf_is_train_yaml_plus_its_section_and_the_only_source_of_its_defaults(
+    config_name: str, holder: str
+) -> None:
+    from trainer.diagnostics import command
+
+    cfg = compose_config([], config_name=config_name).cfg
+    section = OmegaConf.to_container(cfg[config_name], resolve=True)
+    assert isinstance(section, dict)
+    kind = getattr(command, holder)
+    assert list(section) == [f.name for f in dataclasses.fields(kind)]
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(kind)), "defaults live in conf/"
+    assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in section.values())
+    rest = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(rest, dict)
+    rest.pop(config_name)
+    assert rest == OmegaConf.to_container(compose_config([]).cfg, resolve=False)
+
+
+def test_eval_conf_offers_train_yamls_groups_and_its_own_keys() -> None:
+    from trainer.evaluate import EVAL_KEYS, SPLITS
+
+    train = compose_config([])
+    composed = compose_config([], config_name="eval")
+    assert composed.cfg.split in SPLITS and composed.cfg.ckpt_path is None
+    assert tuple(composed.cfg) == EVAL_KEYS  # no group chosen: the checkpoint's own config rules
+    offered = {k for k in composed.hydra["runtime"]["choices"] if not k.startswith("hydra/")}
+    assert offered == {k for k in train.hydra["runtime"]["choices"] if not k.startswith("hydra/")}
+
+
+def test_upload_conf_defaults_are_upload_journals_own() -> None:
+    from trainer.tracking.upload import upload_journal
+
+    cfg = compose_config([], config_name="upload").cfg
+    assert cfg.run_dir is None
+    assert cfg.logger.tracking_uri == _signature_defaults(upload_journal)["tracking_uri"]
