@@ -21,6 +21,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from trainer.data.batches import EpochDataLoader, TensorBatches
+from trainer.data.loader_protocol import BatchSized, EpochSeeded, Movable, Unshufflable
 from trainer.data.raw_table import RawTable
 from trainer.errors import ConfigError, DataError
 from trainer.tasks import MulticlassObjective
@@ -130,7 +131,7 @@ class AugmentedBatches:
         self.seed = seed
         self.epoch = 0
         self.start = 0  # first batch of the next pass (a mid-epoch resume)
-        self.batch_size: int | None = getattr(inner, "batch_size", None)
+        self.batch_size: int | None = inner.batch_size if isinstance(inner, BatchSized) else None
         self.device = torch.device("cpu")
         self.rank, self.world_size = 0, 1  # see shard()
 
@@ -140,7 +141,7 @@ class AugmentedBatches:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
         self.start = 0
-        if hasattr(self.inner, "set_epoch"):
+        if isinstance(self.inner, EpochSeeded):
             self.inner.set_epoch(epoch)
 
     def start_at(self, batch: int) -> None:
@@ -149,7 +150,7 @@ class AugmentedBatches:
         self.inner.start_at(batch)
 
     def to(self, device: torch.device) -> AugmentedBatches:
-        inner = self.inner.to(device) if hasattr(self.inner, "to") else self.inner
+        inner = self.inner.to(device) if isinstance(self.inner, Movable) else self.inner
         return self._wrap(inner, torch.device(device))
 
     def shard(self, rank: int, world_size: int, *, even: bool) -> AugmentedBatches:
@@ -166,7 +167,7 @@ class AugmentedBatches:
 
     def without_shuffle(self) -> Any:
         # overfit_batches validates on the training batches: serve them plain and fixed.
-        return self.inner.without_shuffle() if hasattr(self.inner, "without_shuffle") else self.inner
+        return self.inner.without_shuffle() if isinstance(self.inner, Unshufflable) else self.inner
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         generator = torch.Generator(device=self.device)

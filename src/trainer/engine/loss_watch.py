@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from trainer.errors import NonFiniteLossError
+
 
 @dataclass(frozen=True)
 class BadLoss:
@@ -22,6 +24,12 @@ class BadLoss:
     value: float
     batch_idx: int
     step: int  # 1-based optimizer step the batch belongs to
+    here: bool = True  # False: another process of a DDP run found it; where is not known here
+
+    @classmethod
+    def elsewhere(cls) -> BadLoss:
+        """Another process of a DDP run saw a non-finite loss (this one saw none)."""
+        return cls(math.nan, -1, -1, here=False)
 
 
 class LossWatch:
@@ -74,3 +82,27 @@ class LossWatch:
         if batch_idx < 0:
             return None
         return BadLoss(float(self._bad_value), batch_idx, self._step_of(batch_idx))
+
+
+def non_finite_error(
+    bad: BadLoss, *, epoch: int, global_step: int, last_checkpoint: str = ""
+) -> NonFiniteLossError:
+    """The error that stops a fit on a non-finite loss, with where it happened and the usual fixes.
+
+    Args:
+        bad: the first bad loss (``BadLoss.elsewhere()`` when another process found it).
+        epoch: epochs completed before the one that failed.
+        global_step: optimizer steps taken so far.
+        last_checkpoint: the last good checkpoint to name, ``""`` when none was kept.
+    """
+    saved = f" The last good checkpoint is kept at {last_checkpoint}." if last_checkpoint else ""
+    where = (
+        f"step {bad.step} (batch {bad.batch_idx})" if bad.here else f"step {global_step} on another process"
+    )
+    value = bad.value if bad.here else "non-finite"
+    return NonFiniteLossError(
+        f"The training loss became {value} at epoch {epoch + 1}, "
+        f"{where}.{saved} Usual fixes: lower the learning "
+        "rate (optimizer.lr), clip gradients (trainer.gradient_clip_val=1.0), check the inputs "
+        "for NaN or huge values, or train in full precision (trainer.precision=32)."
+    )

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from trainer.engine.seed import deterministic_algorithms
 from trainer.errors import ConfigError
 
 #: Any of these lets inductor build its CPU kernels (it writes C++ and compiles it).
@@ -126,3 +127,13 @@ def rows_trained(batches: int, last_batch: Any, *, ends_epoch: bool, batch_size:
     last_rows = len(last_batch[0]) if isinstance(last_batch, tuple | list) else len(last_batch)
     full = last_rows if not ends_epoch or batch_size is None else batch_size
     return (batches - 1) * full + last_rows
+
+
+@contextmanager
+def run_switches(*, deterministic: bool, cudnn_benchmark: bool | None, tf32: bool | None) -> Iterator[None]:
+    """Deterministic kernels, cuDNN autotuning and TF32 as a run configured them; restored on exit."""
+    with (
+        deterministic_algorithms(deterministic),
+        backend_switches(cudnn_benchmark=cudnn_benchmark, tf32=tf32),
+    ):
+        yield
