@@ -3,18 +3,15 @@
 A checkpoint written between two optimizer steps records how many of the epoch's batches were
 trained on and the running sum of their losses (so the epoch's ``train/loss`` comes out the same).
 A resume sets the loader to the same epoch, whose order depends on ``(seed, epoch)`` only, and
-starts it at the next batch.
+starts it at the next batch (``engine.loaders.position_loader``).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from trainer.errors import UserError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -64,26 +61,3 @@ class EpochProgress:
                 f"trainer.accumulate_grad_batches={state.get('accumulate', '<the original value>')}."
             )
         return cls(batch=batch, loss_sum=float(state.get("loss_sum", 0.0)))
-
-
-def position_loader(loader: Any, epoch: int, start: int) -> int:
-    """Put ``loader`` at batch ``start`` of ``epoch``; return the batches the caller must still skip.
-
-    Loaders of this project (``TensorBatches``, ``EpochDataLoader``, ``AugmentedBatches``) take
-    ``set_epoch`` and ``start_at`` and skip without producing anything. A torch sampler with
-    ``set_epoch`` (``DistributedSampler``) gets the epoch. Any other loader is read and its first
-    ``start`` batches thrown away, which is exact only when its order is the same every epoch or
-    a function of the epoch.
-    """
-    if hasattr(loader, "set_epoch"):
-        loader.set_epoch(epoch)  # batch order depends on (seed, epoch) only
-    sampler = getattr(loader, "sampler", None)
-    if sampler is not None and hasattr(sampler, "set_epoch") and not hasattr(loader, "set_epoch"):
-        sampler.set_epoch(epoch)
-    if start == 0:
-        return 0
-    if hasattr(loader, "start_at"):
-        loader.start_at(start)
-        return 0
-    log.info("The training loader cannot start mid-epoch; reading and skipping its first %d batches.", start)
-    return start
