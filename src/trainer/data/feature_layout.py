@@ -8,10 +8,8 @@ blocks folded into one code per categorical column and unfolded again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import pandas as pd
 from sklearn.compose import ColumnTransformer
 
 
@@ -81,11 +79,3 @@ class FeatureLayout:
         for position, column in enumerate(self.raw_columns):
             result[column] = result.get(column, 0.0) + values[:, position]
         return result
-
-
-def feature_frame(datamodule: Any, split: str) -> pd.DataFrame:
-    """The raw feature columns of a split, typed as the datamodule's preprocessor expects them."""
-    from trainer.data.preprocessing import coerce_numeric
-
-    frame = datamodule.splits_[split][datamodule.raw_feature_columns_]
-    return coerce_numeric(frame, datamodule.numeric_columns_, datamodule.categorical_columns_)
