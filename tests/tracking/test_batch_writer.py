@@ -20,7 +20,7 @@ from trainer.tracking.batch_writer import (
 )
 from trainer.tracking.delivery import log_batch
 from trainer.tracking.journal import Journal, read_journal
-from trainer.tracking.mlflow_logger import is_permanent_error
+from trainer.tracking.store_errors import is_permanent_error
 
 from .conftest import Store
 

@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 
 from trainer.tracking import sql_metrics
 from trainer.tracking.delivery import log_batch
-from trainer.tracking.mlflow_logger import is_permanent_error
+from trainer.tracking.store_errors import is_permanent_error
 
 from .conftest import Store
 

@@ -13,51 +13,30 @@ exactly once.
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from trainer.redact import describe_error, redact
 from trainer.tracking.base import Logger
 from trainer.tracking.batch_writer import BatchWriter
-from trainer.tracking.carry import Carry, open_journal
-from trainer.tracking.delivery import (
-    dataset_inputs,
-    dataset_record,
-    deliver_one,
-    log_batch,
-    metric_pairs,
-    open_run,
-)
+from trainer.tracking.carry import open_journal
+from trainer.tracking.delivery import dataset_inputs, dataset_record, deliver_one, log_batch, metric_pairs
 from trainer.tracking.journal import BATCHED_KINDS, Journal
 from trainer.tracking.mlflow_env import MlflowEnvironment
+from trainer.tracking.mlflow_location import DEFAULT_TRACKING_URI, mlflow_location_lines
+from trainer.tracking.mlflow_run import PendingRun
 from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
+from trainer.tracking.resume_replay import drop_replayed, new_params_only
+from trainer.tracking.slow_queue import SlowQueue
 from trainer.tracking.store_check import check_tracking_uri
+from trainer.tracking.store_errors import is_permanent_error
 from trainer.tracking.store_lock import make_client
+from trainer.tracking.system_metrics import start_system_metrics, stop_system_metrics
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-# Errors that resending cannot fix: the store understood the request and refused it.
-PERMANENT_ERROR_CODES = frozenset(
-    {
-        "INVALID_PARAMETER_VALUE",
-        "RESOURCE_DOES_NOT_EXIST",
-        "INVALID_STATE",
-        "BAD_REQUEST",
-        "PERMISSION_DENIED",
-        "UNAUTHENTICATED",
-    }
-)
 Record = dict[str, Any]
-
-
-def is_permanent_error(exc: Exception) -> bool:
-    """Whether the store refused the request (resending cannot help), as opposed to being away."""
-    code = getattr(exc, "error_code", None)
-    return code in PERMANENT_ERROR_CODES or isinstance(exc, FileNotFoundError)
 
 
 def _now_ms() -> int:
@@ -118,27 +97,19 @@ class MLflowLogger(Logger):
         self.close_timeout = close_timeout
         self.request_timeout = request_timeout
         self.run_dir: Path | None = None
-        self.experiment_id: str | None = None
         self.journal_path: Path | None = None
-        self.undelivered = 0  # records left in the journal when the run ended
-        self._run_id: str | None = None
-        self._resume_run_id: str | None = None
-        self._parent_run_id: str | None = None
+        self._left = 0  # records left in the journal when the run ended
+        self._run: PendingRun | None = None  # made by start()
         self._client: Any = None
         self._writer: BatchWriter | None = None
         self._journal: Journal | None = None
         self._system_monitor: Any = None
         self._finalized = False
-        self._start_time = 0
-        self._run_lock = threading.Lock()  # the writer thread and the run's thread both open the run
-        self._slow: list[Record] = []  # journaled dataset/artifact/model/status records, unsent
+        self._slow: SlowQueue | None = None  # journaled dataset/artifact/model/status records
         self._prior: list[Record] = []  # carried records the old run has: sent only to a new run
-        self._prior_slow: list[Record] | None = None  # handed from the writer thread to _flush_slow
         # On resume: the (key, step) points the run has, which the replay must not send again.
         self._have: set[tuple[str, int]] | None = None
         self._resumed_existing = False
-        self._run_key: str | None = None  # tagged on the run: see delivery.RUN_KEY_TAG
-        self._run_may_exist = False  # an earlier attempt may have made the run under that key
         self._environment = MlflowEnvironment()  # set by start(), put back by finalize()
 
     # ---------------------------------------------------------------- lifecycle
@@ -146,7 +117,12 @@ class MLflowLogger(Logger):
     def run_id(self) -> str | None:
         # Before the store answers, a resumed run is still the checkpoint's run: later
         # checkpoints keep pointing at it (the journal says if it became another one).
-        return self._run_id or self._resume_run_id
+        return None if self._run is None else self._run.run_id or self._run.resume_run_id
+
+    @property
+    def experiment_id(self) -> str | None:
+        """The run's experiment, once the store answered."""
+        return None if self._run is None else self._run.experiment_id
 
     @property
     def safe_uri(self) -> str:
@@ -161,23 +137,23 @@ class MLflowLogger(Logger):
         return self.log_checkpoints
 
     @property
+    def undelivered(self) -> int:
+        """Records the store refused, plus those left in the journal when the run ended."""
+        return self._left + (self._slow.rejected if self._slow is not None else 0)
+
+    @property
     def pending_path(self) -> Path | None:
         return self.journal_path if self.undelivered else None
 
     def location_lines(self) -> list[str]:
-        if self.undelivered:
-            return [
-                f"MLflow did not get {self.undelivered} records: they wait in {self.journal_path}",
-                f"send them when the server is back: trainer upload {self.run_dir}",
-            ]
-        uri = self.safe_uri
-        lines = [f"MLflow run {self._run_id} in experiment {self.experiment_name!r} at {uri}"]
-        if uri.startswith(("http://", "https://")):
-            lines.append(f"browse it: open {uri} in a browser")
-        else:
-            store = "" if uri == DEFAULT_TRACKING_URI else f" --backend-store-uri {uri}"
-            lines.append(f"browse it: mlflow ui{store}   then open http://127.0.0.1:5000")
-        return lines
+        return mlflow_location_lines(
+            safe_uri=self.safe_uri,
+            run_id=None if self._run is None else self._run.run_id,
+            experiment_name=self.experiment_name,
+            undelivered=self.undelivered,
+            journal_path=self.journal_path,
+            run_dir=self.run_dir,
+        )
 
     def start(
         self,
@@ -201,12 +177,30 @@ class MLflowLogger(Logger):
         )
         self.run_name = self.run_name or run_name
         self.run_dir = run_dir
-        self._resume_run_id = resume_run_id or None
-        self._parent_run_id = parent_run_id or None
-        self._start_time = _now_ms()
-        carry = self._open_journal(run_dir, resume_step=resume_step, resume_from=resume_from, run_key=run_key)
-        if self._resume_run_id:
+        tags = {str(k): redact(str(v)) for k, v in self.extra_tags.items()}
+        if parent_run_id:  # MLflow's UI nests the run under its parent by this tag
+            tags["mlflow.parentRunId"] = parent_run_id
+        self._run = PendingRun(
+            tracking_uri=self.tracking_uri,
+            experiment_name=self.experiment_name,
+            run_name=self.run_name or "",
+            resume_run_id=resume_run_id or None,
+            tags=tags,
+        )
+        header = self._run.journal_header(
+            parent_run_id=parent_run_id or None,
+            resume_step=resume_step,
+            registered_model_name=self.registered_model_name,
+            run_key=run_key,
+        )
+        self._journal, carry = open_journal(run_dir, header, resume_from=resume_from, resume_step=resume_step)
+        self.journal_path = self._journal.path
+        # The journal knows whether the run moved to a new one, and when it really started; a
+        # killed run may have made its run without the id reaching its journal: look first.
+        self._run.adopt(header, may_exist=bool(run_key or (carry and carry.run_key)))
+        if self._run.resume_run_id:
             self._have = carry.metric_pairs if carry else set()
+        self._slow = SlowQueue(self._journal, self._deliver_slow, is_permanent_error)
         self._client = make_client(self.tracking_uri)  # may create the store: under its lock
         self._writer = BatchWriter(
             self._send,
@@ -219,10 +213,10 @@ class MLflowLogger(Logger):
             unsent = [r for r in carry.records if not r.get("prior")]
             self._prior = [r for r in carry.records if r.get("prior")]
             self._writer.add_journaled([r for r in unsent if r["kind"] in BATCHED_KINDS])
-            self._slow = [r for r in unsent if r["kind"] not in BATCHED_KINDS]
+            self._slow.records = [r for r in unsent if r["kind"] not in BATCHED_KINDS]
         try:
             self._ensure_run()
-        except Exception as exc:  # unreachable at start: the writer keeps trying
+        except Exception as exc:  # unreachable or refusing at start: the writer keeps trying, and says so
             log.warning(
                 "MLflow tracking store %s is unreachable (%s); training goes on, and the "
                 "records are kept in %s until it answers.",
@@ -231,129 +225,47 @@ class MLflowLogger(Logger):
                 self.journal_path,
             )
             return
-        log.info("MLflow run %s in experiment %r at %s", self._run_id, self.experiment_name, self.safe_uri)
-        self._flush_slow()
-
-    def _open_journal(
-        self, run_dir: Path, *, resume_step: int | None, resume_from: Path | None, run_key: str | None
-    ) -> Carry | None:
-        header: dict[str, Any] = {
-            "tracking_uri": self.safe_uri,  # credentials come from the environment at upload time
-            "experiment_name": self.experiment_name,
-            "run_name": self.run_name or "",
-            "run_id": self._resume_run_id,
-            "parent_run_id": self._parent_run_id,
-            "start_time": self._start_time,
-            "resume_step": resume_step,
-            "run_tags": self._run_tags(),
-            "registered_model_name": self.registered_model_name,
-            "run_key": run_key or uuid.uuid4().hex,
-        }
-        self._journal, carry = open_journal(run_dir, header, resume_from=resume_from, resume_step=resume_step)
-        self.journal_path = self._journal.path
-        # The journal knows whether the run moved to a new one, and when it really started.
-        self._resume_run_id, self._start_time = header["run_id"], header["start_time"]
-        # A killed run may have made its run without the id reaching its journal: look first.
-        self._run_key, self._run_may_exist = header["run_key"], bool(run_key or (carry and carry.run_key))
-        return carry
-
-    def _run_tags(self) -> dict[str, str]:
-        tags = {str(k): redact(str(v)) for k, v in self.extra_tags.items()}
-        if self._parent_run_id:  # MLflow's UI nests the run under its parent by this tag
-            tags["mlflow.parentRunId"] = self._parent_run_id
-        return tags
+        log.info("MLflow run %s in experiment %r at %s", self.run_id, self.experiment_name, self.safe_uri)
+        self._slow.flush()
 
     def _ensure_run(self) -> str:
-        with self._run_lock:
-            if self._run_id:
-                return self._run_id
-            return self._open_run()
+        assert self._run is not None, "start() first"
+        return self._run.ensure(self._client, self._on_run_open)
 
-    def _open_run(self) -> str:
-        may_exist, self._run_may_exist = self._run_may_exist, True  # a retry: this try may succeed unseen
-        run_id, experiment_id, missing = open_run(
-            self._client,
-            tracking_uri=self.tracking_uri,
-            experiment_name=self.experiment_name,
-            run_name=self.run_name or "",
-            run_id=self._resume_run_id,
-            tags=self._run_tags(),
-            start_time=self._start_time,
-            run_key=self._run_key,
-            may_exist=may_exist,
-        )
-        if missing:
-            log.warning(
-                "Run %s is not in the tracking store %s; continuing in a new run %s there, tagged "
-                "resumed_from=%s.",
-                missing,
-                self.safe_uri,
-                run_id,
-                missing,
-            )
-        self._resumed_existing = bool(self._resume_run_id) and not missing
+    def _on_run_open(self, run_id: str, missing: str | None) -> None:
+        """The run is open (under its lock): settle the carried records and start the sampler."""
+        assert self._run is not None and self._journal is not None
+        self._resumed_existing = bool(self._run.resume_run_id) and not missing
         if self._have is not None and self._resumed_existing:
             self._have |= metric_pairs(self._client, run_id)
-        assert self._journal is not None
         self._journal.mark("run", run_id=run_id, resumed_from=missing)
         prior, self._prior = self._prior, []
         if self._resumed_existing:  # the store has them already
             self._journal.mark("delivered", (r["seq"] for r in prior))
         elif prior:  # a new run: it gets the whole history the old one had
-            assert self._writer is not None
+            assert self._writer is not None and self._slow is not None
             self._writer.add_journaled([r for r in prior if r["kind"] in BATCHED_KINDS])
-            self._prior_slow = [r for r in prior if r["kind"] not in BATCHED_KINDS]
-        self._run_id, self.experiment_id = run_id, experiment_id
+            self._slow.hand_over([r for r in prior if r["kind"] not in BATCHED_KINDS])
         if self.log_system_metrics:
-            self._start_system_metrics()
-        return run_id
+            self._system_monitor = start_system_metrics(
+                run_id, interval=self.system_metrics_interval, tracking_uri=self.tracking_uri
+            )
 
     def _send(self, records: list[Record]) -> None:
         """Deliver one chunk (on the writer thread); a replayed point the run has is skipped."""
         run_id = self._ensure_run()
-        have = self._have
-        sent: list[tuple[str, int]] = []
+        have, sent = self._have, list[tuple[str, int]]()
         if have is not None:
-            kept = []
-            for r in records:
-                if r["kind"] == "metric":
-                    pair = (r["key"], int(r["step"]))
-                    if not r.get("carried") and (pair in have or pair in sent):
-                        continue  # the replay of a point the run has: the original stays
-                    sent.append(pair)
-                kept.append(r)
-            records = kept
+            records, sent = drop_replayed(records, have)
         if self._resumed_existing and any(r["kind"] == "param" for r in records):
-            # MLflow refuses to change a param (and with it the whole batch): keep new ones.
-            records = self._new_params_only(run_id, records)
+            # MLflow refuses to change a param (and with it the whole batch): keep new ones. A
+            # failed lookup raises, like a failed send: the writer keeps the records and retries.
+            records, changed = new_params_only(records, self._client.get_run(run_id).data.params)
+            if changed:
+                self.set_tags(changed)
         log_batch(self._client, run_id, records)
         if have is not None:
             have.update(sent)
-
-    def _new_params_only(self, run_id: str, records: list[Record]) -> list[Record]:
-        """On resume, keep only params the run lacks and note changed values as tags."""
-        try:
-            logged = self._client.get_run(run_id).data.params
-        except Exception:
-            return records
-        changed = [
-            r for r in records if r["kind"] == "param" and logged.get(r["key"], r["value"]) != r["value"]
-        ]
-        if changed:
-            self.set_tags({f"resumed.{r['key']}"[:250]: r["value"] for r in changed})
-        return [r for r in records if r["kind"] != "param" or r["key"] not in logged]
-
-    def _start_system_metrics(self) -> None:
-        try:
-            from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
-
-            self._system_monitor = SystemMetricsMonitor(
-                self._run_id, sampling_interval=self.system_metrics_interval, tracking_uri=self.tracking_uri
-            )
-            self._system_monitor.start()
-        except Exception as exc:  # psutil missing or the monitor failed: a run never dies of it
-            log.warning("System metrics are off: %s", describe_error(exc))
-            self._system_monitor = None
 
     # ---------------------------------------------------------------- records
     def log_hyperparams(self, params: dict[str, Any]) -> None:
@@ -409,51 +321,16 @@ class MLflowLogger(Logger):
         return self._record_slow(record)
 
     def _record_slow(self, record: Record) -> str | None:
-        record["time"] = _now_ms()
-        assert self._journal is not None, "start() first"
-        self._journal.append([record])
-        self._slow.append(record)
-        # Tried at once even after failures (the store may be back): one failed request at most,
-        # since delivery stops at the first failure and the rest wait in the journal.
-        return self._flush_slow().get(record["seq"])
+        assert self._slow is not None, "start() first"
+        return self._slow.add(record)
 
-    def _flush_slow(self) -> dict[int, str | None]:
-        """Send journaled datasets, files, models (and the status) in order; stop at the first
-        failure, leaving the rest in the journal. Returns each delivered record's result."""
-        if self._prior_slow is not None:
-            self._slow[:0], self._prior_slow = self._prior_slow, None
-        assert self._journal is not None
-        results: dict[int, str | None] = {}
-        while self._slow:
-            record = self._slow[0]
-            try:
-                run_id = self._ensure_run()
-                assert self.experiment_id is not None
-                results[record["seq"]] = deliver_one(
-                    self._client,
-                    run_id,
-                    self.experiment_id,
-                    record,
-                    registered_model_name=self.registered_model_name,
-                )
-            except Exception as exc:
-                if not is_permanent_error(exc):
-                    log.warning(
-                        "Could not record %s (%s); it is kept in %s for `trainer upload`.",
-                        _name(record),
-                        describe_error(exc),
-                        self.journal_path,
-                    )
-                    return results
-                log.warning(
-                    "The store refused %s: %s; it stays in the journal.", _name(record), describe_error(exc)
-                )
-                self._journal.mark("rejected", [record["seq"]], reason=describe_error(exc, 300))
-                self.undelivered += 1
-            else:
-                self._journal.mark("delivered", [record["seq"]])
-            self._slow.pop(0)
-        return results
+    def _deliver_slow(self, record: Record) -> str | None:
+        """Send one dataset, artifact, model or status record (for :class:`SlowQueue`)."""
+        run_id = self._ensure_run()
+        assert self.experiment_id is not None
+        return deliver_one(
+            self._client, run_id, self.experiment_id, record, registered_model_name=self.registered_model_name
+        )
 
     def persist(self) -> None:
         """Journal what is still queued (a checkpoint is about to be written)."""
@@ -464,27 +341,25 @@ class MLflowLogger(Logger):
     def finalize(self, status: str) -> None:
         """Deliver everything and close the run with ``status``; what the store did not take
         stays in the journal, and the last lines say how to send it."""
-        if self._finalized or self._writer is None or self._journal is None:
+        run, writer, journal, slow = self._run, self._writer, self._journal, self._slow
+        if self._finalized or run is None or writer is None or journal is None or slow is None:
             return
         self._finalized = True
         if self._system_monitor is not None:
-            try:
-                self._system_monitor.finish()
-            except Exception as exc:
-                log.debug("System metrics monitor did not stop cleanly: %s", describe_error(exc))
+            stop_system_metrics(self._system_monitor)
         status_record: Record = {"kind": "status", "status": status, "end_time": _now_ms()}
         # The status goes last: an upload must not find a closed run missing points. With the
         # run open and no dataset or file waiting, it goes with the writer's last points, in the
         # same transaction on a SQL store: one commit (on SQLite, fsyncs) fewer per run.
-        with_points = self._run_id is not None and not self._slow and self._prior_slow is None
-        left = self._writer.close(timeout=self.close_timeout, last=status_record if with_points else None)
+        with_points = run.run_id is not None and slow.idle
+        left = writer.close(timeout=self.close_timeout, last=status_record if with_points else None)
         if not with_points:
-            self._journal.append([status_record])
+            journal.append([status_record])
             if not left:
-                self._slow.append(status_record)
-                self._flush_slow()
-        self.undelivered += len(left) + len(self._slow) + (1 if left and not with_points else 0)
-        self._journal.close()
+                slow.records.append(status_record)
+                slow.flush()
+        self._left += len(left) + len(slow.records) + (1 if left and not with_points else 0)
+        journal.close()
         if self.undelivered:
             log.warning(
                 "MLflow at %s did not take %d records; they are kept in %s. Send them when the "
@@ -495,9 +370,3 @@ class MLflowLogger(Logger):
                 self.run_dir,
             )
         self._environment.restore()
-
-
-def _name(record: Record) -> str:
-    if record["kind"] in ("artifact", "model"):
-        return f"{record['kind']} {Path(record['path']).name}"
-    return str(record["kind"])
