@@ -7,8 +7,8 @@ it stands from the variables torchrun sets (``RANK``, ``WORLD_SIZE``, ``LOCAL_RA
 ``cuda:<LOCAL_RANK>``; gloo on the CPU) and trains on its shard of every epoch while
 ``DistributedDataParallel`` averages the gradients. Rank 0 alone writes files and records the run.
 
-Nothing here runs in a single process: every helper is a no-op there, and the Trainer calls
-none of the collectives unless its world has more than one process.
+Nothing here runs in a single process: every helper is a no-op there, and the Trainer reaches
+these only through its ``engine.strategy.DDPStrategy``, made when its world has several processes.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ accumulation window, the mean of a tensor over the processes, an agreement on a 
 ``max_time``, a non-finite loss), each process's shard of a loader, every process's evaluation
 rows, rank 0's buffers, and a checkpoint read on rank 0.
 
-:class:`SingleProcess` runs none of the collectives and adds no work to a step: its
+:class:`SingleProcessStrategy` runs none of the collectives and adds no work to a step: its
 ``no_backward_sync`` is a shared ``nullcontext`` and its training step is the module's own.
-:class:`DistributedDataParallel` calls the helpers of :mod:`trainer.engine.distributed`.
+:class:`DDPStrategy` calls the helpers of :mod:`trainer.engine.distributed`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel as TorchDDP
+from torch.nn.parallel import DistributedDataParallel
 
 from trainer.engine import distributed, loaders
 from trainer.engine.checkpoint import restore_rng_state
@@ -118,7 +118,7 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-class SingleProcess:
+class SingleProcessStrategy:
     """One process on one device: no collective ever runs."""
 
     eager_loss_check: bool | None = None
@@ -172,7 +172,7 @@ class SingleProcess:
         restore_rng_state(rng)
 
 
-class DistributedDataParallel:
+class DDPStrategy:
     """One process per device under torchrun; DDP averages the gradients.
 
     Args:
@@ -186,7 +186,7 @@ class DistributedDataParallel:
     def __init__(self, world: World, device: torch.device) -> None:
         self.world = world
         self.device = device
-        self._ddp: TorchDDP | None = None
+        self._ddp: DistributedDataParallel | None = None
         self._out_of_time = False  # max_time as the processes agreed on it: their clocks differ
         distributed.init_process_group(world, device)  # a no-op when train() made it
 
@@ -261,5 +261,5 @@ class DistributedDataParallel:
 def strategy_for(world: World, device: torch.device) -> Strategy:
     """The strategy of ``world``: DDP on this process's device when it has several processes."""
     if not world.distributed:
-        return SingleProcess(device, world)
-    return DistributedDataParallel(world, distributed.process_device(device, world))
+        return SingleProcessStrategy(device, world)
+    return DDPStrategy(world, distributed.process_device(device, world))
