@@ -49,6 +49,13 @@ def test_typo_in_the_middle_of_a_key_is_named_where_it_happens() -> None:
     assert "Valid keys in 'callbacks': progress." in message
 
 
+def test_a_typo_beside_another_broken_override_is_still_named() -> None:
+    """Listing the valid keys composes the other overrides again; when they are broken too, the
+    message names the typo without the listing (and no other error escapes)."""
+    message = _error(["trainer.max_epoch=3", "data.source.nam=wine"])
+    assert message == "trainer.max_epoch is not a key of 'trainer'."
+
+
 def test_setting_a_key_of_an_empty_group_says_to_pick_an_option() -> None:
     message = _error(["scheduler.max_lr=0.1"])  # the default scheduler is none
     assert "'scheduler' is empty" in message and "scheduler=<option>" in message

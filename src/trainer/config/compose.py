@@ -133,7 +133,10 @@ def _explain_key(key: str, overrides: list[str], config_name: str, text: str) ->
         if isinstance(node, DictConfig):
             valid = [str(k) for k in node.keys()]
         empty_group = not node and key.rpartition(".")[0] in group_options(conf_dir())
-    except Exception:  # the other overrides may be broken too; the message still helps
+    except (HydraException, OmegaConfBaseException, ValueError):
+        # The other overrides may be broken too (a second unknown key, a bad option): what
+        # compose_config itself turns into a ConfigError. The message still names the key,
+        # without the listing; anything else is a bug here and is raised.
         empty_group = False
     parent, _, leaf = key.rpartition(".")
     if empty_group:  # e.g. scheduler.max_lr=0.1 while scheduler=none
