@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,51 @@ def test_resuming_keeps_logged_params_and_notes_the_changes(sqlite_store: Store,
     assert again.pending_path is None, "nothing was refused: no param change reached the store"
 
 
+def test_a_failed_param_lookup_on_resume_keeps_the_params_for_the_next_try(
+    sqlite_store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On resume, params are checked against the run before they are sent; when that lookup
+    fails (the store went away), the batch waits and is retried, never sent unchecked."""
+    from mlflow.tracking import MlflowClient
+
+    first = make_logger(sqlite_store.uri)
+    first.start(run_name="first", run_dir=tmp_path / "a")
+    first.log_hyperparams({"a": 1, "b": 2})
+    first.finalize("KILLED")
+
+    again = make_logger(sqlite_store.uri, close_timeout=30.0)
+    again.start(run_name="second", run_dir=tmp_path / "b", resume_run_id=first.run_id)
+    store_client = again._client
+    again._client = MlflowClient(tracking_uri=f"http://127.0.0.1:{free_port()}")  # the store is away
+    with caplog.at_level(logging.WARNING, logger="trainer"):
+        again.log_hyperparams({"a": 1, "b": 3, "c": 4})
+        again.persist()  # journaled; the writer's next try fails at the lookup
+        deadline = time.monotonic() + 30
+        while "Tracking store unreachable" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert "Tracking store unreachable" in caplog.text
+    again._client = store_client  # the store is back
+    again.finalize("FINISHED")
+
+    run = sqlite_store.client.get_run(first.run_id)
+    assert run.data.params == {"a": "1", "b": "2", "c": "4"}
+    assert run.data.tags["resumed.b"] == "3"
+    assert again.pending_path is None, "the retry checked the params: none was refused"
+
+
+def test_a_second_registration_under_one_name_adds_a_version(sqlite_store: Store, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "MLmodel").write_text("flavors: {}\n")
+    for attempt in ("one", "two"):
+        logger = make_logger(sqlite_store.uri, registered_model_name="classifier")
+        logger.start(run_name=attempt, run_dir=tmp_path / attempt)
+        assert logger.log_model(model_dir) is not None
+        logger.finalize("FINISHED")
+    versions = sqlite_store.client.search_model_versions("name = 'classifier'")
+    assert sorted(int(v.version) for v in versions) == [1, 2]
+
+
 def test_a_failed_registration_keeps_the_uploaded_model(
     sqlite_store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -84,6 +130,7 @@ def test_a_failed_registration_keeps_the_uploaded_model(
 
     assert uri is not None and uri.startswith("models:/m-")
     assert "Could not register the model as 'team/classifier'" in caplog.text
+    assert "Names cannot contain '/'" in caplog.text, "MLflow's own reason is in the warning"
     assert "Could not record model" not in caplog.text
     assert logger.pending_path is None, "the model was uploaded: nothing waits in the journal"
     run = sqlite_store.client.get_run(logger.run_id)

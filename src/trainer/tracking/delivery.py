@@ -8,7 +8,6 @@ tagged ``model_uri``, registered when asked) and the run's original start and en
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import warnings
 from pathlib import Path
@@ -24,6 +23,7 @@ log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
 MISSING_RUN = "RESOURCE_DOES_NOT_EXIST"
+ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
 #: The tag naming the run a resumed run continues, when the store did not have that run.
 RESUMED_FROM_TAG = "resumed_from"
 #: The tag holding the journal's run key: a run made from a journal carries it, so a creation
@@ -235,8 +235,14 @@ def _log_model(
 
 
 def _register(client: Any, name: str, model_id: str, run_id: str) -> None:
-    with contextlib.suppress(Exception):  # it exists already: add a version to it
+    from mlflow.exceptions import MlflowException
+
+    try:
         client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != ALREADY_EXISTS:  # a refused name or a store error: the caller warns
+            raise
+        # It exists already: add a version to it.
     # Not the models:/ URI as source: MLflow's SQL registry resolves that through the global
     # tracking URI, not this client's (looking in ./mlflow.db); the location is what it stores.
     source = client.get_logged_model(model_id).artifact_location
