@@ -147,6 +147,7 @@ class Journal:
 
     def close(self) -> None:
         """Release the file (and the lock on it)."""
+        # Every write was flushed already, so a failing close loses nothing (and frees the lock).
         with self._lock, contextlib.suppress(OSError):
             self._file.close()
 
