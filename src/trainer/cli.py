@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+# Light imports only: a Ctrl-C is guarded once main() runs, and trainer.config loads torch.
 from trainer.commands.command import Command
 from trainer.commands.console import rank_zero, setup_console_logging
 from trainer.commands.help import command_help, overview, usage

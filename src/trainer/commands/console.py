@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig, OmegaConf
+if TYPE_CHECKING:  # trainer.cli imports this module before it guards against Ctrl-C: keep it light
+    from omegaconf import DictConfig
 
 
 def rank_zero() -> bool:
@@ -32,6 +34,8 @@ def quiet_trials() -> None:
 
 def print_config(cfg: DictConfig) -> None:
     """``--cfg``: the composed config as YAML, before interpolation."""
+    from omegaconf import OmegaConf
+
     print(OmegaConf.to_yaml(cfg))
 
 

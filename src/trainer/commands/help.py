@@ -1,14 +1,15 @@
-"""``trainer --help`` (every command and config group) and ``trainer <command> --help`` (its keys)."""
+"""``trainer --help`` (every command and config group) and ``trainer <command> --help`` (its keys).
+
+Hydra and the config package are imported inside the functions: ``trainer.cli`` imports this
+module before it guards against Ctrl-C, and importing ``trainer.config`` loads torch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from omegaconf import OmegaConf
-
 from trainer.commands.command import Command
-from trainer.config.compose import compose_config, conf_dir, group_options
 
 OPTIONS = """\
 options:
@@ -39,6 +40,8 @@ def usage(commands: Sequence[Command]) -> str:
 
 def overview(commands: Sequence[Command]) -> str:
     """``trainer --help``: :func:`usage` and every config group with its options."""
+    from trainer.config.compose import conf_dir, group_options
+
     lines = [usage(commands), f"config groups (from {conf_dir()}; pick one with group=option):"]
     for group, options in group_options().items():
         lines.append(f"  {group:<12} {', '.join(options)}")
@@ -51,6 +54,10 @@ def command_help(command: Command) -> str:
     Read from the command's primary config as composed with no overrides, so it says what the
     conf files say.
     """
+    from omegaconf import OmegaConf
+
+    from trainer.config.compose import compose_config, group_options
+
     composed = compose_config([], config_name=command.config_name)
     choices: dict[str, Any] = composed.hydra["runtime"]["choices"]
     groups = {str(k): v for k, v in choices.items() if not str(k).startswith("hydra/")}
