@@ -153,6 +153,7 @@ def test_cfg_prints_the_composed_config_and_stops(
         (("eval", "-m", "ckpt_path=x.ckpt"), "unknown option -m"),
         (("upload", "runs/a", "run_dir=runs/b"), "trainer upload takes one run folder"),
         (("upload",), "trainer upload needs one run folder"),
+        (("upload", "run_dir=nowhere"), "nowhere has no tracking_journal.jsonl"),
         (("gradcheck", "gradcheck.coords=3"), "gradcheck.coords is not a key of 'gradcheck'"),
         (("lr-find", "lr_find.num_steps=abc"), "lr_find.num_steps='abc' must be an integer"),
         (("train", "-m", "--cfg", "optimizer=adam,sgd"), "leave out -m"),
