@@ -20,7 +20,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,9 @@ from trainer.errors import NonFiniteLossError, UserError
 
 log = logging.getLogger(__name__)
 
+#: A datamodule's ``val_dataloader``, ``test_dataloader`` or ``predict_dataloader``.
+LoaderFactory = Callable[[], Any]
+
 
 class Trainer(TrainerSetup):
     """Runs a :class:`TrainingModule` over a datamodule's loaders.
@@ -72,13 +75,13 @@ class Trainer(TrainerSetup):
         self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None
     ) -> dict[str, float]:
         """Metrics of the validation split, prefixed ``val/``."""
-        return self._evaluate_split(module, datamodule, "val", ckpt_path)
+        return self._evaluate_split(module, datamodule.val_dataloader, "val", ckpt_path)
 
     def test(
         self, module: TrainingModule, datamodule: Any, *, ckpt_path: str | Path | None = None
     ) -> dict[str, float]:
         """Metrics of the test split, prefixed ``test/``; ``ckpt_path='best'`` uses the best checkpoint."""
-        metrics = self._evaluate_split(module, datamodule, "test", ckpt_path)
+        metrics = self._evaluate_split(module, datamodule.test_dataloader, "test", ckpt_path)
         self._call("on_test_end", module, metrics)
         return metrics
 
@@ -90,7 +93,7 @@ class Trainer(TrainerSetup):
         In a DDP run this process predicts the whole split alone, with no collective: reporting
         calls it on rank 0 only.
         """
-        loader = self._prepare(module, datamodule, "predict", ckpt_path)
+        loader = self._prepare(module, datamodule.predict_dataloader, "predict", ckpt_path)
         with self._switches():
             outputs, _, _ = self._evaluation_pass(module, loader, "predict")
         return module.objective.predict(outputs)
@@ -315,14 +318,14 @@ class Trainer(TrainerSetup):
 
     # ------------------------------------------------------------------ evaluation
     def _evaluate_split(
-        self, module: TrainingModule, datamodule: Any, stage: str, ckpt_path: str | Path | None
+        self, module: TrainingModule, make_loader: LoaderFactory, stage: str, ckpt_path: str | Path | None
     ) -> dict[str, float]:
-        loader = self._prepare(module, datamodule, stage, ckpt_path)
+        loader = self._prepare(module, make_loader, stage, ckpt_path)
         with self._switches():
             return self._evaluate(module, loader, stage)
 
     def _prepare(
-        self, module: TrainingModule, datamodule: Any, stage: str, ckpt_path: str | Path | None
+        self, module: TrainingModule, make_loader: LoaderFactory, stage: str, ckpt_path: str | Path | None
     ) -> Any:
         """Place the module and load weights for a stand-alone validate/test/predict; its loader."""
         self._module = module
@@ -334,7 +337,7 @@ class Trainer(TrainerSetup):
             ckpt_path = callback.best_model_path
         if ckpt_path is not None:
             restore_weights(self, module.model, self._read_checkpoint(ckpt_path))
-        loader = self._loader(getattr(datamodule, f"{stage}_dataloader")(), stage)
+        loader = self._loader(make_loader(), stage)
         if loader is None:
             split = "test" if stage == "predict" else stage  # predict serves the test rows
             raise UserError(f"The data has no {stage} split; set data.{split}_fraction above 0.")

@@ -26,7 +26,8 @@ class Callback:
     """Optional base class: every hook is a no-op, and state is empty.
 
     Callbacks with state (best score, patience counter, saved paths) return it from
-    ``state_dict`` so that a resumed run continues exactly where it stopped.
+    ``state_dict`` so that a resumed run continues exactly where it stopped: the Trainer saves
+    and restores any callback that has both methods (``engine.callback_protocols.StatefulCallback``).
     """
 
     @property
