@@ -17,11 +17,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from trainer.build import build_datamodule, build_module, build_trainer
+from trainer.build import build_data_and_module, build_trainer
 from trainer.config.compose import ComposedConfig, compose_config, group_options
 from trainer.config.validate import validate_config
 from trainer.engine.checkpoint import load_checkpoint
-from trainer.engine.seed import seed_everything
 from trainer.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
@@ -111,9 +110,7 @@ def evaluate_checkpoint(ckpt_path: str | Path, composed: ComposedConfig, *, spli
     cfg = validate_config(checkpoint_config(ckpt_path, composed))
     # Scoring runs in this one process, whatever the saved run's trainer.strategy and devices.
     cfg.trainer.strategy, cfg.trainer.devices = "auto", 1
-    seed_everything(cfg.seed)
-    datamodule = build_datamodule(cfg)  # same seed and config: the same split and preprocessing
-    module = build_module(cfg, datamodule)
+    datamodule, module = build_data_and_module(cfg)  # same seed and config: the same split
     from trainer.tracking.base import NullLogger
 
     run_dir = Path(ckpt_path).resolve().parent

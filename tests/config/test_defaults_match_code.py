@@ -75,7 +75,7 @@ def test_default_group_options_equal_their_targets_defaults(group: str) -> None:
 def test_a_diagnosis_conf_is_train_yaml_plus_its_section_and_the_only_source_of_its_defaults(
     config_name: str, holder: str
 ) -> None:
-    from trainer.diagnostics import command
+    from trainer.commands import diagnose as command
 
     cfg = compose_config([], config_name=config_name).cfg
     section = OmegaConf.to_container(cfg[config_name], resolve=True)

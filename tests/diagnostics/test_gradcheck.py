@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.diagnostics.command import gradcheck_command
+from trainer.commands.diagnose import gradcheck_command
 from trainer.diagnostics.gradcheck import check_module, format_report, reading, relative_difference
 from trainer.errors import ConfigError
 from trainer.models import MLP

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from trainer.data import TensorBatches
-from trainer.diagnostics.command import lr_find_command
+from trainer.commands.diagnose import lr_find_command
 from trainer.diagnostics.lr_find import lr_range_test
 from trainer.errors import ConfigError
 

@@ -61,9 +61,8 @@ def multirun_command(overrides: list[str], *, print_config: bool = False) -> int
 
 
 def _print_where(result: RunResult) -> None:
-    """Say where the run was saved and how to look at it."""
-    print(f"\nRun saved to {result.run_dir}  (config.yaml, train.log, figures/, checkpoints/)")
+    """Say where the run was saved and how to look at it (the tracked run's lines)."""
+    print()
+    print(*result.where, sep="\n")
     if result.last_checkpoint:
         print(f"  test it again: trainer eval ckpt_path={result.last_checkpoint}")
-    for line in result.location:
-        print(f"  {line}")

@@ -32,11 +32,8 @@ def fraud_command(args: list[str], *, print_config: bool = False) -> int:
         print(OmegaConf.to_yaml(composed.cfg))
         return 0
     from trainer.fraud.study import run_study  # torch and friends load only once the config is good
-    from trainer.redact import redact
 
     result = run_study(composed)
-    print(f"\nStudy saved to {result.run_dir}  (comparison.csv, comparison.md, figures/, explanations/)")
-    if result.parent_run_id:
-        uri = redact(str(composed.cfg.logger.get("tracking_uri", ""))) if composed.cfg.logger else ""
-        print(f"  MLflow parent run {result.parent_run_id} at {uri}, one child run per approach")
+    print()
+    print(*result.where, sep="\n")
     return 0

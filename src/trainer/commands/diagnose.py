@@ -106,13 +106,10 @@ def gradcheck_command(args: list[str], *, print_config: bool = False) -> int:
         )
     cfg = _validated(composed)
 
-    from trainer.build import build_datamodule, build_module
+    from trainer.build import build_data_and_module
     from trainer.diagnostics.gradcheck import check_module, format_report
-    from trainer.engine.seed import seed_everything
 
-    seed_everything(cfg.seed)
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg, datamodule)
+    datamodule, module = build_data_and_module(cfg)
     x, y = datamodule.tensors("train")
     rows = min(options.batch_size, len(x))
     result = check_module(
@@ -156,16 +153,13 @@ def lr_find_command(args: list[str], *, print_config: bool = False) -> int:
     check_range(min_lr=options.min_lr, max_lr=options.max_lr, num_steps=options.num_steps, beta=options.beta)
     cfg = _validated(composed)
 
-    from trainer.build import build_datamodule, build_logger, build_module
+    from trainer.build import build_data_and_module, build_logger
     from trainer.engine.device import resolve_device
-    from trainer.engine.seed import seed_everything
     from trainer.run_dir import readable_run_name
     from trainer.tracked_run import RunFolder, tracked_run
     from trainer.tracking.params import flatten_config
 
-    seed_everything(cfg.seed)
-    datamodule = build_datamodule(cfg)
-    module = build_module(cfg, datamodule)
+    datamodule, module = build_data_and_module(cfg)
     run_name = f"lr_find-{cfg.run_name or readable_run_name(composed.choices, overrides)}"
     folder = RunFolder.open(chosen=cfg.paths.run_dir, runs_dir=cfg.paths.runs_dir, run_name=run_name)
     with open_dict(cfg):  # the logger's folder (csv logger: ${paths.run_dir}) is this one
