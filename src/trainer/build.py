@@ -21,6 +21,7 @@ from trainer.data.resample import Resampler
 from trainer.engine import Trainer, TrainingModule
 from trainer.engine.seed import seed_everything
 from trainer.errors import ConfigError, UserError
+from trainer.ranges import check_value
 from trainer.redact import redact_tree
 from trainer.tasks import Objective, objective_class
 from trainer.tracking.base import Logger
@@ -128,8 +129,8 @@ def build_module_with(
     model = instantiate_component(node, "model", **shape, out_features=out_features)
     optimizer_factory = instantiate_component(cfg.optimizer, "optimizer")
     scheduler_factory = instantiate_component(cfg.scheduler, "scheduler") if cfg.scheduler else None
-    if cfg.regularization.l1 < 0 or cfg.regularization.l2 < 0:
-        raise ConfigError("regularization.l1 and regularization.l2 must be 0 or more.")
+    for penalty in ("l1", "l2"):
+        check_value(f"regularization.{penalty}", cfg.regularization[penalty])
     return TrainingModule(
         model,
         objective,
