@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 # A suite started in the background (`make test &`, nohup, some CI runners) inherits SIGINT
@@ -10,3 +11,12 @@ import signal
 # handler here makes the processes the tests start get the default disposition, as at a terminal.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def pytest_configure(config: object) -> None:
+    """Under pytest-xdist (`make test` runs the suite in parallel processes), each worker and
+    every process a test starts uses one torch/OpenMP thread: on 2 cores, two workers of two
+    threads each only fight over the cores."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("MKL_NUM_THREADS", "1")
