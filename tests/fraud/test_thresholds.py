@@ -93,7 +93,8 @@ def test_threshold_defaults_are_stated_alike_in_code_and_conf() -> None:
     from trainer.fraud.settings import ThresholdSettings
 
     signature = {name: p.default for name, p in inspect.signature(ThresholdSelector).parameters.items()}
-    settings = {f.name: f.default for f in dataclasses.fields(ThresholdSettings) if f.name in signature}
+    # The settings class states no values: conf/fraud.yaml is the config's one source.
+    stated = [f.name for f in dataclasses.fields(ThresholdSettings) if f.default is not dataclasses.MISSING]
+    assert stated == []
     conf = compose_config([], config_name="fraud").cfg.fraud.threshold
-    assert settings == signature
     assert {key: conf[key] for key in signature} == signature

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -16,66 +16,71 @@ BASE_APPROACHES = ("no_skill", "plain", "weighted", "autoencoder", "hgb", "isola
 APPROACHES = (*BASE_APPROACHES, *(name for name in SAMPLERS if name != "none"))
 
 
+# The fields below have no defaults on purpose: the ``fraud:`` section of ``conf/fraud.yaml`` is
+# their one source (it says what each means); these classes only give the names and types, so a
+# typo or a wrong type fails at once.
 @dataclass
 class ThresholdSettings:
-    rule: str = "best_f1"
+    rule: str
     # Rule used for the autoencoder and IsolationForest instead of ``rule``; null: the same rule.
-    anomaly_rule: str | None = None
-    recall: float = 0.8
-    precision: float = 0.5
-    k: int = 100
-    fraction: float = 0.05
-    percentile: float = 99.0
+    anomaly_rule: str | None
+    recall: float
+    precision: float
+    k: int
+    fraction: float
+    percentile: float
 
 
 @dataclass
 class AutoencoderSettings:
-    model: Any = None  # a model node with a _target_ (trainer.models.Autoencoder)
-    noise: float = 0.0
+    model: Any  # a model node with a _target_ (trainer.models.Autoencoder)
+    noise: float
 
 
 @dataclass
 class ExplainSettings:
-    n_repeats: int = 3
-    top_columns: int = 3
-    max_rows: int = 20
+    n_repeats: int
+    top_columns: int
+    max_rows: int
 
 
 @dataclass
 class ReferenceSettings:
-    hgb_max_iter: int = 200
-    hgb_learning_rate: float = 0.1
-    isolation_forest_trees: int = 200
+    hgb_max_iter: int
+    hgb_learning_rate: float
+    isolation_forest_trees: int
 
 
 @dataclass
 class FraudSettings:
-    approaches: list[str] = field(default_factory=lambda: list(APPROACHES))
-    pos_weight: Any = "balanced"
-    patience: int = 8
+    """The ``fraud:`` section of ``conf/fraud.yaml``, typed."""
+
+    approaches: list[str]
+    pos_weight: Any
+    patience: int
     # Networks per classifier approach, seeds seed..seed+n-1, their probabilities averaged.
-    ensemble: int = 1
-    precision_at_k: int = 100
-    threshold: ThresholdSettings = field(default_factory=ThresholdSettings)
-    autoencoder: AutoencoderSettings = field(default_factory=AutoencoderSettings)
-    explain: ExplainSettings = field(default_factory=ExplainSettings)
-    references: ReferenceSettings = field(default_factory=ReferenceSettings)
+    ensemble: int
+    precision_at_k: int
+    threshold: ThresholdSettings
+    autoencoder: AutoencoderSettings
+    explain: ExplainSettings
+    references: ReferenceSettings
 
 
 def read_settings(node: DictConfig | None) -> FraudSettings:
-    """The ``fraud`` node merged into :class:`FraudSettings`, checked.
+    """The ``fraud`` node (from ``conf/fraud.yaml``, the one source of its values) as :class:`FraudSettings`.
 
     Raises:
         ConfigError: an unknown key, a wrong type, or an unknown approach (the message lists the choices).
     """
     try:
         merged = OmegaConf.merge(OmegaConf.structured(FraudSettings), node or {})
-    except OmegaConfBaseException as exc:
+        settings: FraudSettings = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    except OmegaConfBaseException as exc:  # a typo, a wrong type, or a key conf/fraud.yaml lost
         key = getattr(exc, "full_key", "") or "fraud"
         raise ConfigError(
             f"fraud.{key}: {str(exc).splitlines()[0]}. Fix it in conf/fraud.yaml or the command line."
         ) from None
-    settings: FraudSettings = OmegaConf.to_object(merged)  # type: ignore[assignment]
     unknown = [a for a in settings.approaches if a not in APPROACHES]
     if unknown:
         raise ConfigError(
