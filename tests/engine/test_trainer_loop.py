@@ -150,11 +150,15 @@ def test_empty_training_split_is_a_user_error(datamodule, module, tmp_path):
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [
-        ("max_epochs", 0, "trainer.max_epochs=0 must be 1 or more"),
-        ("accumulate_grad_batches", 0, "trainer.accumulate_grad_batches=0 must be 1 or more"),
+        ("max_epochs", 0, "trainer.max_epochs=0 is out of range: it must be 1 or more"),
+        (
+            "accumulate_grad_batches",
+            0,
+            "trainer.accumulate_grad_batches=0 is out of range: it must be 1 or more",
+        ),
         ("check_val_every_n_epoch", 0, "trainer.check_val_every_n_epoch=0"),
         ("log_every_n_steps", 0, "trainer.log_every_n_steps=0"),
-        ("gradient_clip_val", -1.0, "gradient_clip_val=-1.0 must be 0"),
+        ("gradient_clip_val", -1.0, "gradient_clip_val=-1.0 is out of range: it must be 0 or more"),
         ("accelerator", "tpu", "trainer.accelerator='tpu' is not known"),
         ("precision", "64", "trainer.precision='64' is not supported"),
     ],

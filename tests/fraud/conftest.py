@@ -58,10 +58,12 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated MLflow SQLite store per session, copied by each test (migrating costs ~15 s)."""
     from mlflow.tracking import MlflowClient
 
+    from trainer.tracking.mlflow_private import dispose_engine
+
     path = tmp_path_factory.mktemp("template") / "template.db"
     client = MlflowClient(tracking_uri=f"sqlite:///{path}")
     client.search_experiments()
-    client._tracking_client.store.engine.dispose()
+    dispose_engine(client)
     return path
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from trainer.data.loader_protocol import EpochSeeded
 from trainer.engine.device import move_to_device
 from trainer.engine.module import Batch, TrainingModule
 from trainer.errors import ConfigError
@@ -58,7 +59,7 @@ class LRFindResult:
 def _cycle(loader: Iterable[Batch]) -> Iterator[Batch]:
     """Batches without end, a new epoch (new shuffle) each time the loader runs out."""
     for epoch in itertools.count():
-        if hasattr(loader, "set_epoch"):
+        if isinstance(loader, EpochSeeded):
             loader.set_epoch(epoch)
         yield from loader
 

@@ -27,6 +27,7 @@ from trainer.engine.preemption import Preemption
 from trainer.engine.resume_state import EpochProgress
 from trainer.engine.strategy import Strategy, TrainingStep, strategy_for
 from trainer.errors import ConfigError
+from trainer.ranges import check_value
 from trainer.tracking.base import Logger, NullLogger
 
 #: ``norm``: the total L2 norm of the gradients; ``value``: each element.
@@ -59,15 +60,10 @@ def check_trainer_options(
         ("accumulate_grad_batches", accumulate_grad_batches),
         ("check_val_every_n_epoch", check_val_every_n_epoch),
         ("log_every_n_steps", log_every_n_steps),
+        ("gradient_clip_val", gradient_clip_val),  # 0 turns clipping off
+        ("checkpoint_every_n_steps", checkpoint_every_n_steps),  # 0: only at epoch ends and stops
     ):
-        if value < 1:
-            raise ConfigError(f"trainer.{name}={value} must be 1 or more.")
-    if gradient_clip_val < 0:
-        raise ConfigError(f"trainer.gradient_clip_val={gradient_clip_val} must be 0 (off) or more.")
-    if checkpoint_every_n_steps < 0:
-        raise ConfigError(
-            f"trainer.checkpoint_every_n_steps={checkpoint_every_n_steps} must be 0 (off) or more."
-        )
+        check_value(f"trainer.{name}", value)
     if deterministic and cudnn_benchmark:
         raise ConfigError(
             "trainer.cudnn_benchmark=true picks kernels by timing them, which trainer.deterministic=true "
