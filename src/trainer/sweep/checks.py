@@ -4,7 +4,6 @@ produces (learned from a one-batch probe run). Every value range of the sweep is
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -12,21 +11,9 @@ from typing import Any
 from trainer.config.compose import compose_config, group_options
 from trainer.config.validate import validate_config
 from trainer.errors import ConfigError, UserError
+from trainer.ranges import RANGES
 from trainer.sweep.space import Param, SearchSpace, to_override
 
-#: What a few common keys accept: (lowest, lowest allowed, highest, highest allowed, int only).
-KNOWN_RANGES: dict[str, tuple[float, bool, float, bool, bool]] = {
-    "optimizer.lr": (0.0, False, math.inf, False, False),
-    "optimizer.momentum": (0.0, True, 1.0, True, False),
-    "optimizer.weight_decay": (0.0, True, math.inf, False, False),
-    "model.dropout": (0.0, True, 1.0, False, False),
-    "data.batch_size": (1, True, math.inf, False, True),
-    "trainer.max_epochs": (1, True, math.inf, False, True),
-    "trainer.gradient_clip_val": (0.0, True, math.inf, False, False),
-    "regularization.l1": (0.0, True, math.inf, False, False),
-    "regularization.l2": (0.0, True, math.inf, False, False),
-    "objective.label_smoothing": (0.0, True, 1.0, False, False),
-}
 #: Overrides that make the probe run one cheap epoch that records nothing.
 PROBE_OVERRIDES = (
     "trainer.max_epochs=1",
@@ -124,23 +111,20 @@ def _condition_overrides(space: SearchSpace, param: Param) -> list[str]:
 
 
 def _check_known_range(param: Param) -> None:
-    if param.key not in KNOWN_RANGES:
+    """A searched key with a range in ``trainer.ranges`` is searched inside that range only."""
+    allowed = RANGES.get(param.key)
+    if allowed is None:
         return
-    lo, lo_ok, hi, hi_ok, whole = KNOWN_RANGES[param.key]
     values = (
         [param.low, param.high] if param.numeric else [c for c in param.choices if isinstance(c, int | float)]
     )
-    accepts = f"{'[' if lo_ok else '('}{lo:g}, {hi:g}{']' if hi_ok else ')'}"
-    if whole and param.kind == "float":
+    if allowed.whole and param.kind == "float":
         raise ConfigError(f"hparams_search.params.{param.key} takes whole numbers; use type: int.")
     for value in values:
-        if value is None:
-            continue
-        if value < lo or (value == lo and not lo_ok) or value > hi or (value == hi and not hi_ok):
+        if value is not None and not allowed.holds(float(value)):
             raise ConfigError(
                 f"hparams_search.params.{param.key}: {value:g} is outside what "
-                f"{param.key} accepts {accepts}; "
-                "narrow the range."
+                f"{param.key} accepts {allowed.interval()}; narrow the range."
             )
 
 
