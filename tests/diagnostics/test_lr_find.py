@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from trainer.data import TensorBatches
 from trainer.commands.diagnose import lr_find_command
+from trainer.data import TensorBatches
 from trainer.diagnostics.lr_find import lr_range_test
 from trainer.errors import ConfigError
 
