@@ -43,16 +43,3 @@ class RunOutputs:
         return cls(
             test=False, datasets=False, diagnostics=False, figures=False, checkpoints=False, model=False
         )
-
-    @classmethod
-    def named(cls, name: str) -> RunOutputs:
-        """``full`` or ``light``.
-
-        Raises:
-            ValueError: another name.
-        """
-        if name == "full":
-            return cls.full()
-        if name == "light":
-            return cls.light()
-        raise ValueError(f"{name!r} is not a record level; use full or light.")
