@@ -36,4 +36,5 @@ def fraud_command(args: list[str], *, print_config: bool = False) -> int:
     result = run_study(composed)
     print()
     print(*result.where, sep="\n")
+    print("  The study folder holds comparison.csv, comparison.md, figures/ and explanations/.")
     return 0
