@@ -10,6 +10,7 @@ retry run here).
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import time
 
@@ -24,6 +25,12 @@ from trainer.sweep.trial_objective import TrialObjective
 from trainer.sweep.trial_recovery import INTERRUPTED_ATTR, recover_abandoned, requeue, waits_on
 
 log = logging.getLogger(__name__)
+
+
+#: Trials between two full garbage collections. After every trial (Optuna's gc_after_trial) it
+#: cost 0.3 s of CPU a trial with torch loaded, half of a small trial; never, memory grew by
+#: about 0.4 MB a trial (cycles reach the oldest generation). Every tenth bounds both.
+COLLECT_EVERY = 10
 
 
 class TrialLoop:
@@ -41,6 +48,7 @@ class TrialLoop:
         self.settings = objective.settings
         self.deadline = deadline
         self.reporter = reporter
+        self._trials_run = 0
 
     def run(self) -> None:
         """Run trials until the budget, the deadline or ``max_failures`` stops it.
@@ -78,13 +86,16 @@ class TrialLoop:
                 functools.partial(self.objective, numbers=numbers),
                 n_trials=1,
                 catch=(Exception,),
-                gc_after_trial=True,
+                gc_after_trial=False,  # every COLLECT_EVERY trials instead, below
             )
         except KeyboardInterrupt:
             self._requeue_interrupted(numbers)
             raise
         if interrupts_received() != seen:
             raise KeyboardInterrupt  # swallowed by a library; the trial itself ended
+        self._trials_run += 1
+        if self._trials_run % COLLECT_EVERY == 0:
+            gc.collect()
         if not numbers:
             return False  # the sampler stopped the study (a finished grid)
         frozen = optuna_private.trial_by_number(self.study, numbers[0])
