@@ -53,20 +53,6 @@ def write_claims_csv(path: Path, frame: pd.DataFrame) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated MLflow SQLite store per session, copied by each test (migrating costs ~15 s)."""
-    from mlflow.tracking import MlflowClient
-
-    from trainer.tracking.mlflow_private import dispose_engine
-
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    client = MlflowClient(tracking_uri=f"sqlite:///{path}")
-    client.search_experiments()
-    dispose_engine(client)
-    return path
-
-
 @pytest.fixture
 def store(template_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, object, str]:
     """``(uri, client, experiment_id)`` of a fresh store in tmp_path; the test runs from tmp_path."""

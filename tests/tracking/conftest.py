@@ -29,8 +29,6 @@ from typing import Any
 import pytest
 import torch
 
-from trainer.tracking.mlflow_private import dispose_engine
-
 EXPERIMENT = "trainer"  # conf/logger/mlflow.yaml's experiment_name
 SECRET = "s3cr3t"
 SERVER_START_TIMEOUT = 240.0  # seconds; a cold `mlflow server` takes 15-40 s on 2 busy cores
@@ -173,18 +171,6 @@ def kill_after_create(uri: str, run_dir: Path) -> None:
 
 
 # ---------------------------------------------------------------------- sqlite stores
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLflow SQLite store with every migration applied, copied by each test."""
-    from mlflow.tracking import MlflowClient
-
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    client = MlflowClient(tracking_uri=f"sqlite:///{path}")
-    client.search_experiments()  # creates and migrates the tables
-    dispose_engine(client)  # no open connection while the file is copied
-    return path
-
-
 def make_store(template: Path, folder: Path) -> Store:
     from mlflow.tracking import MlflowClient
 
