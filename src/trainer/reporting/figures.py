@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from trainer import plots
 from trainer.data.base import DataModule
 from trainer.engine import Trainer, TrainingModule
 from trainer.engine.callbacks import LearningRateMonitor
@@ -22,6 +21,8 @@ def make_figures(
     run_dir: Path, trainer: Trainer, module: TrainingModule, datamodule: DataModule
 ) -> list[Path]:
     """Draw every figure that fits the run into ``run_dir/figures`` and return their paths."""
+    from trainer import plots  # matplotlib loads only when a run draws figures
+
     directory = run_dir / "figures"
     directory.mkdir(parents=True, exist_ok=True)
     made: list[Path | None] = [plots.learning_curves(trainer.history, directory / "learning_curves.png")]

@@ -18,7 +18,6 @@ import torch
 from trainer.data.base import DataModule
 from trainer.engine import TrainingModule
 from trainer.reporting.figures import python_scalar
-from trainer.reporting.pyfunc_model import save_pyfunc_model
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +43,9 @@ def package_model(
     Returns:
         The model folder, or ``None`` for data other than a table (nothing is written).
     """
+    # mlflow.pyfunc costs 0.7 s of CPU to import: only runs that package a model pay it.
+    from trainer.reporting.pyfunc_model import save_pyfunc_model
+
     table = datamodule.raw_table()
     if table is None:
         name = type(datamodule).__name__
