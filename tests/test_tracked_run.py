@@ -110,3 +110,24 @@ def test_a_command_logging_before_its_run_starts_writes_each_line_once(store: st
             log.info("during the run")
     text = (folder.path / "train.log").read_text()
     assert text.count("before the run") == 1 and text.count("during the run") == 1
+
+
+def test_a_ctrl_c_as_start_returns_still_closes_the_run_the_store_made(store: str, tmp_path: Path) -> None:
+    """The store made the run, then Ctrl-C came before start() returned: the run ends KILLED,
+    not RUNNING for ever (a sweep trial interrupted as it opened its run left one so)."""
+
+    class InterruptedAtStart(MLflowLogger):
+        def start(self, **kwargs: object) -> None:  # type: ignore[override]
+            super().start(**kwargs)  # type: ignore[arg-type]
+            raise KeyboardInterrupt
+
+    logger = InterruptedAtStart(tracking_uri=store, experiment_name="scoped", log_model=False)
+    folder = RunFolder.open(chosen=None, runs_dir=tmp_path / "runs", run_name="cut")
+    handle = None
+    with pytest.raises(KeyboardInterrupt), tracked_run(logger, folder=folder, run_name="cut") as run:
+        handle = run  # never reached
+    assert handle is None
+    [made] = MlflowClient(tracking_uri=store).search_runs(
+        [MlflowClient(tracking_uri=store).get_experiment_by_name("scoped").experiment_id]
+    )
+    assert made.info.status == "KILLED"

@@ -148,23 +148,27 @@ def tracked_run(
         Whatever the block raises, after the run was closed with the matching status.
     """
     with _log_file(folder.path, log_file):
-        logger.start(
-            run_name=run_name,
-            run_dir=folder.path,
-            resume_run_id=resume_run_id,
-            parent_run_id=parent_run_id,
-            resume_step=resume_step,
-            resume_from=resume_from,
-            run_key=run_key,
-        )
         run = TrackedRun(logger=logger, folder=folder)
+        started = False
         status = RunStatus.FAILED
         try:
+            # Inside the try: a Ctrl-C that lands after the store made the run but before start
+            # returned must still close that run (KILLED), or it stays RUNNING for ever.
+            logger.start(
+                run_name=run_name,
+                run_dir=folder.path,
+                resume_run_id=resume_run_id,
+                parent_run_id=parent_run_id,
+                resume_step=resume_step,
+                resume_from=resume_from,
+                run_key=run_key,
+            )
+            started = True
             yield run
             status = RunStatus.FINISHED
         except BaseException as exc:
             status = _status_of(exc)
-            if status is RunStatus.FAILED:
+            if status is RunStatus.FAILED and started:
                 log.error("The run failed: %s", exc)  # the folder stays, so its log says why
                 logger.set_tags({"error": f"{type(exc).__name__}: {exc}"[:ERROR_TAG_LIMIT]})
             elif status is RunStatus.KILLED and not isinstance(exc, RunStopped):
@@ -172,9 +176,9 @@ def tracked_run(
             raise
         finally:
             run.status = status
-            if log_file and (folder.path / log_file).is_file():
+            if started and log_file and (folder.path / log_file).is_file():
                 logger.log_artifact(folder.path / log_file)
-            logger.finalize(status.value)
+            logger.finalize(status.value)  # a logger whose start failed closes what it opened, if anything
             run.location = logger.location_lines()
             run.pending_path = logger.pending_path
 
