@@ -17,8 +17,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/trainer train $(ARGS)
 
+# The suite runs in parallel processes (pytest-xdist): TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
