@@ -82,8 +82,9 @@ def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trial
         "sweep.refit_best=false",
         *base,
     ]
-    # Long enough (a few seconds a trial, no early stop) to stop one mid-trial on a fast machine.
-    args += ["trainer.max_epochs=150", "callbacks.early_stopping=null"]
+    # Long enough to stop one mid-trial on a fast machine (no early stop), and no longer: each
+    # trial's fit ends after 150 epochs or 1.5 s, whichever comes first (the poll looks every 0.2 s).
+    args += ["trainer.max_epochs=150", "trainer.max_time=1.5", "callbacks.early_stopping=null"]
     storage = f"sqlite:///{tmp_path}/optuna.db"  # the default, in the process's folder
     log = tmp_path / "sweep.log"
     first = sweep_process(args, cwd=tmp_path, log=log)
