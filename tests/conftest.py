@@ -41,4 +41,3 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     client.search_experiments()  # creates and migrates the tables
     dispose_engine(client)  # no open connection while the file is copied
     return path
-
