@@ -2,11 +2,13 @@
 
 Every command composes its own primary config (``conf/<config_name>.yaml``) from Hydra overrides
 through :func:`trainer.config.compose.compose_config`; the work happens in the function the
-table names. Exit status: 0, the command's own, 2 for a user's mistake, 130/143 for Ctrl-C/SIGTERM.
+table names. Exit status: 0, the command's own, 2 for a user's mistake, 130/143 for Ctrl-C/SIGTERM,
+141 when the reader of its output went away (``trainer --help | head -1``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -76,10 +78,37 @@ COMMANDS = (
 BY_NAME = {command.name: command for command in COMMANDS}
 HELP_FLAGS = ("-h", "--help")
 USAGE = usage(COMMANDS)
+#: The exit status when the reader of stdout went away (``trainer --help | head -1``): 128 + SIGPIPE,
+#: what a shell reports for a program SIGPIPE ended, as 130/143 stand for SIGINT/SIGTERM.
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trainer`` console script."""
+    try:
+        status = _dispatch(argv)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not as Python exits
+        return status
+    except BrokenPipeError:
+        # The reader stopped reading (head, less quit early): nothing more is wanted, and no
+        # traceback either. Python's own recipe: point stdout at devnull so that the flush at
+        # exit does not raise again (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
+    """Parse ``argv``, run the command, and turn a user's mistake or a Ctrl-C into an exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in (*HELP_FLAGS, "help"):
         print(overview(COMMANDS))
