@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import torch
@@ -10,6 +11,8 @@ from torch import nn
 from trainer.errors import ConfigError
 from trainer.models.layers import check_activation, check_initializer, init_linear, make_activation
 from trainer.ranges import check_value
+
+log = logging.getLogger(__name__)
 
 BATCH_NORM_PLACES = ("none", "before", "after")
 
@@ -62,6 +65,17 @@ class MLP(nn.Module):
         if any(int(h) < 1 for h in hidden_sizes):
             raise ConfigError(f"model.hidden_sizes={list(hidden_sizes)} must all be 1 or more.")
         place = _batch_norm_place(batch_norm)
+        if not hidden_sizes:
+            # Allowed (conf/model/linear.yaml is the logistic-regression baseline), but said: an
+            # empty list in a sweep or an override removes every hidden layer without a word, and
+            # the options of the hidden blocks then do nothing.
+            log.warning(
+                "model.hidden_sizes=[]: this MLP (%d -> %d) has no hidden layer, so it is a linear "
+                "model (logistic, softmax or linear regression); model.activation, batch_norm and "
+                "dropout do nothing in it. Set model.hidden_sizes=[64,32] for hidden layers.",
+                in_features,
+                out_features,
+            )
         self.in_features = in_features
         self.out_features = out_features
         layers: list[nn.Module] = []
