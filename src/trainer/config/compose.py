@@ -20,6 +20,7 @@ from hydra.errors import ConfigCompositionException, HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
+from trainer.config.override_syntax import explain_unparsable, is_parse_error
 from trainer.errors import ConfigError
 
 ENV_CONF_DIR = "TRAINER_CONF_DIR"
@@ -104,7 +105,10 @@ def _explain(exc: Exception, overrides: list[str], root: Path, config_name: str)
     bad_key = re.search(r"Could not (?:override|append to|delete from) '([^']+)'", text)
     if bad_key:
         return _explain_key(bad_key.group(1), overrides, config_name, text)
-    if "Error parsing override" in text or "mismatched input" in text or "no viable alternative" in text:
+    if is_parse_error(text):
+        explained = explain_unparsable(overrides)
+        if explained:
+            return explained
         return (
             f"Could not parse the overrides {overrides}: {text.splitlines()[0]}. "
             "Write each as key=value (lists as key=[a,b], strings with spaces in quotes)."

@@ -22,6 +22,29 @@ class SplitIndices:
     test: np.ndarray
 
 
+def check_row_count(rows: int, *, val_fraction: float, test_fraction: float, where: str) -> None:
+    """Refuse a table with fewer rows than the splits it must fill (one each, at the very least).
+
+    Without this, a one-row table is reported as "a single class" and a two-row one as a
+    stratification failure: true, but the cause is the size of the file.
+
+    Raises:
+        DataError: naming the table, its row count and the least it needs.
+    """
+    splits = [
+        "training",
+        *(["validation"] if val_fraction > 0 else []),
+        *(["test"] if test_fraction > 0 else []),
+    ]
+    if rows >= len(splits):
+        return
+    have = f"{rows} row" + ("" if rows == 1 else "s")
+    raise DataError(
+        f"{where} has {have}; the {'/'.join(splits)} split needs at least {len(splits)} (one each), "
+        "and training needs far more. Point the data at the full table."
+    )
+
+
 def _check_fractions(val_fraction: float, test_fraction: float) -> None:
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not 0.0 <= value < 1.0:

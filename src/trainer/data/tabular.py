@@ -23,7 +23,7 @@ from trainer.data.preprocessing import (
 from trainer.data.raw_table import RawTable
 from trainer.data.resample import Resampler
 from trainer.data.sources import TableSource
-from trainer.data.splits import SPLITS, SplitIndices, random_split, time_split
+from trainer.data.splits import SPLITS, SplitIndices, check_row_count, random_split, time_split
 from trainer.errors import ConfigError, DataError
 from trainer.tasks import AUTO_TASK, OBJECTIVES, infer_task, objective_class
 
@@ -122,15 +122,19 @@ class TabularDataModule(DataModule):
                 f"data.target={self.target!r} has {int(target.isna().sum())} missing values in {where}; "
                 "remove those rows or fill them before training."
             )
-        self.task = infer_task(target) if self.task == AUTO_TASK else self.task
-        labels = self._encode_target(target, where)
-
         feature_frame = frame.drop(columns=[self.target, *self.drop, *self._time_feature_to_leave_out()])
         if feature_frame.shape[1] == 0:
             time_note = " and data.time_column (a time split keeps it out)" if self.split == "time" else ""
             raise DataError(
                 f"No feature columns are left in {where} after removing the target, data.drop{time_note}."
             )
+        # Before the labels: a one-row table would otherwise be reported as "a single class".
+        check_row_count(
+            len(frame), val_fraction=self.val_fraction, test_fraction=self.test_fraction, where=where
+        )
+        self.task = infer_task(target) if self.task == AUTO_TASK else self.task
+        labels = self._encode_target(target, where)
+
         numeric, categorical = split_column_kinds(feature_frame, categorical=self.categorical, where=where)
         feature_frame = coerce_numeric(feature_frame, numeric, categorical)
 

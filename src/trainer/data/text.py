@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 from trainer.data.base import TensorDataModule
 from trainer.data.preprocessing import check_columns
 from trainer.data.sources import CsvSource
+from trainer.data.splits import check_row_count
 from trainer.errors import ConfigError, DataError
 from trainer.tasks import AUTO_TASK, classifier_tasks, infer_task, objective_class
 
@@ -150,6 +151,9 @@ class TextDataModule(TensorDataModule):
         if self._ready:
             return
         frame, self.where_ = self._load()
+        check_row_count(
+            len(frame), val_fraction=self.val_fraction, test_fraction=self.test_fraction, where=self.where_
+        )
         self.task = infer_task(frame["label"]) if self.task == AUTO_TASK else self.task
         labels, self.classes_ = objective_class(self.task).encode_labels(
             frame["label"], column=self.label_column, where=self.where_
