@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from trainer.commands.console import print_config as show_config
 from trainer.config.compose import compose_config
 from trainer.errors import UserError
@@ -44,6 +46,15 @@ def upload_command(args: list[str], *, print_config: bool = False) -> int:
         f"{summary['datasets']} dataset records and {summary['artifacts']} files or models to run "
         f"{summary['run_id']} (status {summary['status'] or 'unchanged'})."
     )
+    if summary["missing"]:
+        # Not the server's doing: the files are not on this disk. They stay in the journal.
+        print(
+            f"error: {summary['missing']} files or models were not uploaded: {summary['missing_from']} "
+            f"no longer exists. Put the run folder back there (or copy those files in), then run "
+            f"trainer upload {cfg.run_dir} again.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

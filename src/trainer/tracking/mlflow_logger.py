@@ -192,6 +192,7 @@ class MLflowLogger(Logger):
             resume_step=resume_step,
             registered_model_name=self.registered_model_name,
             run_key=run_key,
+            run_dir=run_dir,
         )
         self._journal, carry = open_journal(run_dir, header, resume_from=resume_from, resume_step=resume_step)
         self.journal_path = self._journal.path

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from trainer.redact import redact
@@ -59,9 +60,15 @@ class PendingRun:
         resume_step: int | None,
         registered_model_name: str | None,
         run_key: str | None,
+        run_dir: Path | None = None,
     ) -> dict[str, Any]:
-        """The journal's first line: what ``trainer upload`` needs to make this run again."""
+        """The journal's first line: what ``trainer upload`` needs to make this run again.
+
+        ``run_dir`` is where the run's files were when they were journaled: an upload from a
+        folder that was moved since finds them at the same place inside its new location.
+        """
         return {
+            "run_dir": str(run_dir.resolve()) if run_dir is not None else None,
             "tracking_uri": redact(self.tracking_uri),  # credentials come from the environment at upload
             "experiment_name": self.experiment_name,
             "run_name": self.run_name,

@@ -39,7 +39,10 @@ def upload_journal(run_dir: str | Path, *, tracking_uri: str | None = None) -> d
             MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD.
 
     Returns:
-        Counts of what was sent, the run id and the run's final status.
+        Counts of what was sent, the run id and the run's final status; ``missing`` counts the
+        files and models that were not found (their folder moved or was removed: they stay in
+        the journal), and ``missing_from`` names those folders. A run folder that moved as a
+        whole is read at its new place.
 
     Raises:
         UserError: no journal (or nothing undelivered) in the folder, the run is still going,
@@ -67,7 +70,7 @@ def upload_journal(run_dir: str | Path, *, tracking_uri: str | None = None) -> d
     if MASK in uri and not tracking_uri:
         uri = uri.replace(f":{MASK}@", "@")  # credentials then come from the environment
     try:
-        return _upload(make_client(uri), uri, state, journal)
+        return _upload(make_client(uri), uri, state, journal, folder=folder)
     except UserError:
         raise
     except Exception as exc:
@@ -80,7 +83,9 @@ def upload_journal(run_dir: str | Path, *, tracking_uri: str | None = None) -> d
         journal.close()
 
 
-def _upload(client: Any, uri: str, state: JournalState, journal: Journal) -> dict[str, int | str]:
+def _upload(
+    client: Any, uri: str, state: JournalState, journal: Journal, *, folder: Path
+) -> dict[str, int | str]:
     header = state.header
     run_id, experiment_id, missing = open_run(
         client,
@@ -120,12 +125,20 @@ def _upload(client: Any, uri: str, state: JournalState, journal: Journal) -> dic
         chunk = take_chunk(batched)
         log_batch(client, run_id, chunk)
         journal.mark("delivered", (r["seq"] for r in chunk))
-    slow = [r for r in records if r["kind"] not in BATCHED_KINDS]
+    files = LocalFiles(recorded_in=header.get("run_dir"), now_in=folder)
+    slow = [files.relocate(r) for r in records if r["kind"] not in BATCHED_KINDS]
     slow.sort(key=lambda r: r["kind"] == "status")  # the status last, whatever came after it
     registered = header.get("registered_model_name")
+    sent_files = 0
     for record in slow:
+        if files.is_gone(record):  # deleted since: nothing to send, nor to retry
+            journal.mark("delivered", [record["seq"]])
+            continue
+        if files.is_missing(record):  # its folder moved: kept in the journal for a later upload
+            continue
         deliver_one(client, run_id, experiment_id, record, registered_model_name=registered)
         journal.mark("delivered", [record["seq"]])
+        sent_files += record["kind"] in FILE_KINDS
     status = next(
         (r["status"] for r in slow if r["kind"] == "status"), state.status and state.status["status"]
     )
@@ -134,10 +147,71 @@ def _upload(client: Any, uri: str, state: JournalState, journal: Journal) -> dic
         "params": counts["param"],
         "tags": counts["tag"],
         "metrics": counts["metric"],
-        "artifacts": sum(r["kind"] in ("artifact", "model") for r in slow),
+        "artifacts": sent_files,
         "datasets": sum(r["kind"] == "dataset" for r in slow),
         "status": str(status or ""),
+        "missing": len(files.missing),
+        "missing_from": ", ".join(files.missing_folders()),
     }
+
+
+#: Records that point at a file or folder on this machine.
+FILE_KINDS = ("artifact", "model")
+
+
+class LocalFiles:
+    """Where a journal's files are now: at their recorded paths, or inside a run folder that moved.
+
+    Args:
+        recorded_in: the run folder when the records were written (the journal header's
+            ``run_dir``; None in journals written before it was recorded).
+        now_in: the folder the journal is read from now.
+    """
+
+    def __init__(self, *, recorded_in: str | None, now_in: Path) -> None:
+        self.recorded_in = Path(recorded_in) if recorded_in else None
+        self.now_in = now_in.resolve()
+        self.missing: list[Path] = []
+
+    def relocate(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``record`` with its path inside the run folder's new place, when it moved and is there."""
+        if record["kind"] not in FILE_KINDS or self.recorded_in is None:
+            return record
+        path = Path(record["path"])
+        if path.exists() or self.recorded_in == self.now_in:
+            return record
+        try:
+            moved = self.now_in / path.relative_to(self.recorded_in)
+        except ValueError:  # a file outside the run folder
+            return record
+        return {**record, "path": str(moved)} if moved.exists() else record
+
+    def is_gone(self, record: dict[str, Any]) -> bool:
+        """A file deleted from a folder that is still where it was recorded."""
+        if record["kind"] not in FILE_KINDS:
+            return False
+        path = Path(record["path"])
+        if path.exists() or not path.parent.is_dir():
+            return False
+        log.warning("%s no longer exists; it is not uploaded.", path)
+        return True
+
+    def is_missing(self, record: dict[str, Any]) -> bool:
+        """A file whose folder is not there (moved or removed): noted in :attr:`missing`."""
+        if record["kind"] not in FILE_KINDS or Path(record["path"]).exists():
+            return False
+        self.missing.append(Path(record["path"]))
+        return True
+
+    def missing_folders(self) -> list[str]:
+        """The outermost folder that is gone above each missing file, each once."""
+        folders: dict[str, None] = {}
+        for path in self.missing:
+            folder = path.parent
+            while not folder.parent.exists() and folder.parent != folder:
+                folder = folder.parent
+            folders[str(folder)] = None
+        return list(folders)
 
 
 def _new_params_only(client: Any, run_id: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
