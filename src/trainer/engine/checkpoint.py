@@ -188,18 +188,18 @@ def _differing_overrides(
         if str(key).startswith("_") or model_config.get(key) == value:
             continue
         # Quoted for the shell ([64,32] is a glob pattern to bash); Hydra reads the rest.
-        overrides.append(shlex.quote(f"model.{key}={_hydra_value(value)}"))
+        overrides.append(shlex.quote(f"model.{key}={override_value(value)}"))
     return overrides
 
 
-def _hydra_value(value: Any) -> str:
+def override_value(value: Any) -> str:
     """A value written the way a Hydra override reads it back: [64,32], true, null."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
-        return "[" + ",".join(_hydra_value(item) for item in value) + "]"
+        return "[" + ",".join(override_value(item) for item in value) + "]"
     return str(value)
 
 

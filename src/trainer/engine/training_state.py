@@ -16,6 +16,7 @@ from torch import nn
 
 from trainer.engine.callback_protocols import StatefulCallback, state_key
 from trainer.engine.checkpoint import capture_rng_state
+from trainer.engine.resume_changes import warn_changed_settings
 from trainer.engine.resume_state import EpochProgress
 from trainer.engine.strategy import Strategy
 from trainer.errors import UserError
@@ -94,10 +95,14 @@ def restore_training_state(loop: CheckpointedLoop, model: nn.Module, state: dict
     The optimizer and schedule must be built already (``configure_optimizers``), and
     ``loop.num_training_batches`` counted, so the position can be checked against this run.
 
+    A setting that changes the training trajectory but can continue (``data.batch_size`` at an
+    epoch's end, the learning rate) is named in a warning with both values.
+
     Raises:
         UserError: the weights, the epoch's length, the accumulation or the schedule's length
             do not fit this run.
     """
+    warn_changed_settings(state["config"], loop.config)  # before restore_weights fills a missing one in
     restore_weights(loop, model, state)
     progress = state["progress"]
     loop.progress = EpochProgress.from_state(
