@@ -211,8 +211,13 @@ def test_multirun_grid_is_one_study(base: list[str], storage: str, tmp_path: Pat
     [name] = optuna.get_all_study_names(storage)
     trials = _load(storage, name).trials
     assert len(trials) == 4
+    # Each job's early stopping and checkpoint follow the study's metric (trial_config), and its
+    # recorded command says so.
+    monitor = ("callbacks.early_stopping.monitor=val/loss", "callbacks.model_checkpoint.monitor=val/loss")
     assert {tuple(t.user_attrs["overrides"]) for t in trials} == {
-        (f"optimizer={o}", f"optimizer.lr={lr}") for o in ("adam", "nadam") for lr in ("0.001", "0.003")
+        (f"optimizer={o}", f"optimizer.lr={lr}", *monitor)
+        for o in ("adam", "nadam")
+        for lr in ("0.001", "0.003")
     }
     # Each job is a whole `trainer train` run, as under Hydra: tested, and no refit is needed.
     runs = [r for r in _runs(tmp_path) if "sweep.trial" in r.data.tags]

@@ -24,8 +24,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
+from trainer.sweep.trial_config import TrialConfigs
 from trainer.sweep.trial_isolation import isolated_trial
 from trainer.sweep.trial_recovery import WORKER_ATTR, is_gone_here, worker_identity
+from trainer.sweep.trial_value import best_epoch_row
 
 REFIT_ATTR = "refit"
 #: How far the refit's value may stray from the trial's before it is reported as not reproduced.
@@ -122,6 +124,7 @@ def refit_best(
     best: FrozenTrial,
     *,
     metric: str,
+    direction: str,
     study_name: str,
     base_overrides: Sequence[str],
     parent_run_id: str | None,
@@ -131,18 +134,18 @@ def refit_best(
     A failure of the refit is returned in :attr:`Refit.error` (the study itself succeeded);
     Ctrl-C propagates.
     """
-    from trainer.config.compose import compose_config
     from trainer.reporting import RunOutputs
     from trainer.train import train
 
     outcome = Refit(trial=best.number, trial_value=float(best.values[0]) if best.values else math.nan)
     study.set_user_attr(REFIT_ATTR, {"trial": best.number, "state": "RUNNING", "worker": worker_identity()})
     name = f"{study_name}_best".replace("=", "-")
-    overrides = [*base_overrides, *best.user_attrs.get("overrides", []), f"run_name={name}"]
+    # Composed as the trial was (the same monitor), so its checkpoint keeps the trial's best epoch.
+    configs = TrialConfigs(base_overrides, metric=metric, direction=direction, keep_checkpoints=True)
     try:
         with isolated_trial():
             result = train(
-                compose_config(overrides),
+                configs.compose([*best.user_attrs.get("overrides", []), f"run_name={name}"]),
                 callbacks=[RefitTags(study_name=study_name, trial=best.number)],
                 parent_run_id=parent_run_id,
                 outputs=RunOutputs.full(),
@@ -155,7 +158,8 @@ def refit_best(
         study.set_user_attr(REFIT_ATTR, {"trial": best.number, "state": "FAIL", "error": "interrupted"})
         raise
     outcome.metrics = dict(result.metrics)
-    outcome.value = float(result.metrics.get(metric, math.nan))
+    row = best_epoch_row(result.history, metric=metric, direction=direction)
+    outcome.value = float(row[metric]) if row is not None else math.nan
     outcome.run_id = result.tracking_run_id
     outcome.model_uri = result.model_uri
     outcome.run_dir = str(result.run_dir)

@@ -174,6 +174,7 @@ def _finish(
                 study,
                 best,
                 metric=settings.metrics[0],
+                direction=settings.directions[0],
                 study_name=settings.study_name,
                 base_overrides=base_overrides,
                 parent_run_id=_parent_id(study, parent),

@@ -1,9 +1,10 @@
 """One trial: sample its parameters, compose its config, train it, record what it gave.
 
 The objective composes ``train.yaml`` with the sweep's overrides plus the trial's sampled ones
-and calls the same ``train()`` that ``trainer train`` calls, with the pruning callback, a parent
-run to nest under and the record level of ``sweep.trial_record``. A Ctrl-C at any point marks
-the trial interrupted (it is queued again, not counted as a failure).
+(``trial_config``) and calls the same ``train()`` that ``trainer train`` calls, with the pruning
+callback, a parent run to nest under and the record level of ``sweep.trial_record``. The trial's
+value is its best epoch's (``trial_value``). A Ctrl-C at any point marks the trial interrupted
+(it is queued again, not counted as a failure).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Sequence
 import optuna
 from omegaconf import open_dict
 
-from trainer.config.compose import compose_config
 from trainer.interrupts import interrupts_received
 from trainer.reporting import RunOutputs
 from trainer.run_dir import unused_run_dir
@@ -23,8 +23,10 @@ from trainer.sweep.pruning_callback import PruningCallback
 from trainer.sweep.settings import SweepSettings
 from trainer.sweep.space import SearchSpace
 from trainer.sweep.trial_budget import SURPLUS_ATTR, effective_n_trials, is_surplus
+from trainer.sweep.trial_config import TrialConfigs
 from trainer.sweep.trial_isolation import isolated_trial
 from trainer.sweep.trial_recovery import INTERRUPTED_ATTR, WORKER_ATTR, worker_identity
+from trainer.sweep.trial_value import best_epoch_row
 
 
 class TrialObjective:
@@ -53,6 +55,12 @@ class TrialObjective:
         self.base_overrides = list(base_overrides)
         self.parent_run_id = parent_run_id
         self.n_trials = effective_n_trials(settings, space)
+        self.configs = TrialConfigs(
+            base_overrides,
+            metric=settings.metrics[0],
+            direction=settings.directions[0],
+            keep_checkpoints=not settings.light_trials,
+        )
 
     def __call__(self, trial: optuna.Trial, *, numbers: list[int]) -> float | list[float]:
         """Sample, compose, train, and return the monitored metric(s); ``numbers`` gets the
@@ -90,7 +98,9 @@ class TrialObjective:
             prune=self.settings.prunes,
         )
         try:
-            composed = compose_config([*self.base_overrides, *overrides, f"run_name={name}"])
+            overrides = self.configs.with_monitor(overrides)  # the trial's command reproduces it
+            trial.set_user_attr("overrides", overrides)
+            composed = self.configs.compose([*overrides, f"run_name={name}"])
             # The folder is named before training, so that a worker that finds this trial abandoned
             # can close its tracked run from the folder's journal (``trial_recovery.close_abandoned_run``).
             run_dir = unused_run_dir(composed.cfg.paths.runs_dir, name)
@@ -112,14 +122,20 @@ class TrialObjective:
         trial.set_user_attr("run_id", result.tracking_run_id)
         trial.set_user_attr("run_dir", str(result.run_dir))
         trial.set_user_attr("epochs", len(result.history))
+        # The epoch the checkpoint keeps, not the last one (trial_value).
+        row = best_epoch_row(
+            result.history, metric=self.settings.metrics[0], direction=self.settings.directions[0]
+        )
         out = []
         for metric in self.settings.metrics:
-            value = result.metrics.get(metric)
+            value = row.get(metric) if row is not None else result.metrics.get(metric)
             if value is None or not math.isfinite(value):
                 reason = f"{metric}={value} is not a finite number"
                 trial.set_user_attr("fail_reason", reason)
                 raise ValueError(reason)
             out.append(float(value))
+        if row is not None:
+            trial.set_user_attr("best_epoch", math.ceil(row["epoch"]))  # epochs done, counted from 1
         return out[0] if len(out) == 1 else out
 
 
