@@ -86,6 +86,15 @@ def test_pruned_trials_are_recorded_as_pruned(base: list[str], storage: str) -> 
     assert result.counts["PRUNED"] == 2
     trials = _load(storage, "p").trials
     assert all(t.user_attrs["pruned_epoch"] == 1 for t in trials)
+    # In MLflow a pruned trial is finished (not red "Killed"), tagged pruned, with its epoch.
+    client = MlflowClient(
+        tracking_uri=next(o.split("=", 1)[1] for o in base if o.startswith("logger.tracking_uri"))
+    )
+    runs = [client.get_run(t.user_attrs["run_id"]) for t in trials]
+    assert [r.info.status for r in runs] == ["FINISHED", "FINISHED"]
+    assert all(
+        r.data.tags["sweep.state"] == "PRUNED" and r.data.tags["sweep.pruned_epoch"] == "1" for r in runs
+    )
 
 
 def test_failing_trial_does_not_stop_the_sweep(base: list[str], storage: str) -> None:

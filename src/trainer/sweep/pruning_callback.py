@@ -16,7 +16,11 @@ from trainer.errors import ConfigError, RunStopped
 
 
 class SweepTrialPruned(optuna.TrialPruned, RunStopped):
-    """Raised to stop a pruned trial: Optuna records it as PRUNED, ``train()`` closes the run KILLED."""
+    """Raised to stop a pruned trial: Optuna records it as PRUNED, ``train()`` closes the run
+    FINISHED (pruning is the study working as meant, not a kill or a failure: MLflow shows KILLED
+    in red), tagged ``sweep.state=PRUNED`` with ``sweep.pruned_epoch``."""
+
+    run_status = "FINISHED"
 
 
 class PruningCallback:
