@@ -50,6 +50,7 @@ def test_sweep_reaches_n_trials_with_parent_and_children_then_resumes(
     [result] = run_sweep(args, stream=out)
     assert result.counts["COMPLETE"] == 2
     text = out.getvalue()
+    assert f"New study s1 in {storage}." in text
     assert text.count("[s1] trial") == 2 and "ETA" in text
     assert "Reproduce: trainer train data=synthetic_classification" in text
     runs = _runs(tmp_path)
@@ -66,7 +67,12 @@ def test_sweep_reaches_n_trials_with_parent_and_children_then_resumes(
     assert "best/val/loss" in parents[0].data.metrics
     # Re-running with a larger budget resumes: 3 in total, one parent run.
     bigger = [a if a != "sweep.n_trials=2" else "sweep.n_trials=3" for a in args]
-    [again] = run_sweep(bigger, stream=io.StringIO())
+    again_out = io.StringIO()
+    [again] = run_sweep(bigger, stream=again_out)
+    assert (
+        f"Continuing study s1 in {storage}: 2 trials so far (2 complete), up to 3 in all."
+        in again_out.getvalue()
+    )
     assert len(_load(storage, "s1").trials) == 3
     assert again.parent_run_id == parents[0].info.run_id
 

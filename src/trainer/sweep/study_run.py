@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial
 
 from trainer.config.compose import compose_config
 from trainer.errors import ConfigError
+from trainer.redact import redact
 from trainer.sweep.best_refit import Refit, is_refit_here, needs_refit, recorded_refit, refit_best
 from trainer.sweep.parent_run import PARENT_ATTR, parent_run, record_outcome, wait_for_parent
 from trainer.sweep.plots import write_plots
@@ -95,6 +96,7 @@ def run_study(
     out = stream or sys.stdout
     with quiet_optuna():
         study, created = open_study(settings, space)
+        print(_opening_line(study, settings, created=created), file=out, flush=True)
         if not created:
             wait_for_parent(study)
         study.set_user_attr("space", space.to_dict())
@@ -111,6 +113,22 @@ def run_study(
                 result = _finish(study, settings, space, base_overrides, parent, out, refit=finished)
     print(*parent.where_lines(), sep="\n", file=out, flush=True)
     return result
+
+
+def _opening_line(study: optuna.Study, settings: SweepSettings, *, created: bool) -> str:
+    """Whether the sweep starts a study or continues one, and with what: a mistyped storage or
+    name would otherwise start again from trial 0 without a word."""
+    where = redact(settings.storage)
+    if created:
+        return f"New study {settings.study_name} in {where}."
+    counts = state_counts(study.get_trials(deepcopy=False))
+    held = sum(counts.values())
+    detail = ", ".join(f"{n} {state.lower()}" for state, n in counts.items() if n)
+    return (
+        f"Continuing study {settings.study_name} in {where}: {held} trials so far"
+        + (f" ({detail})" if detail else "")
+        + f", up to {settings.n_trials} in all."
+    )
 
 
 def _parent_id(study: optuna.Study, parent: TrackedRun) -> str | None:
