@@ -20,7 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from trainer.build import build_data_and_module, build_trainer
 from trainer.config.compose import ComposedConfig, compose_config, group_options
 from trainer.config.validate import validate_config
-from trainer.engine.checkpoint import load_checkpoint
+from trainer.engine.checkpoint import check_checkpoint_fits, load_checkpoint, override_value
 from trainer.errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ def checkpoint_config(ckpt_path: str | Path, overrides: Sequence[str] | Composed
 
     Raises:
         UserError: the checkpoint holds no config.
-        ConfigError: an override names a key the saved config lacks.
+        ConfigError: an override names a key the saved config lacks, or would change the network
+            (another model, or another value of a model setting).
     """
     state = load_checkpoint(ckpt_path)
     if not state["config"]:
@@ -82,7 +83,51 @@ def checkpoint_config(ckpt_path: str | Path, overrides: Sequence[str] | Composed
     except OmegaConfBaseException as exc:
         raise ConfigError(_unknown_key_message(cfg, exc)) from None
     assert isinstance(merged, DictConfig)
+    _refuse_another_network(state["config"].get("model"), merged, composed.overrides)
     return merged
+
+
+def _refuse_another_network(saved: Any, merged: DictConfig, overrides: Sequence[str]) -> None:
+    """The network is the checkpoint's: an override that would build another one is refused.
+
+    Weights of the same shapes load into a network with another activation, normalisation or
+    layer order without a word, and score something that was never trained (``model.activation=tanh``
+    on ReLU weights); a choice of another model (``model=linear``) would not load at all.
+    """
+    if not isinstance(saved, dict):
+        return
+    node = merged.get("model")
+    now = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else None
+    rebuilt = {str(k): v for k, v in now.items()} if isinstance(now, dict) else {}
+    changes = [
+        f"model.{key}: {override_value(before)} -> {override_value(after)}"
+        for key, before, after in _differences(saved, rebuilt)
+    ]
+    if not changes:
+        return
+    named = [o.lstrip("+~") for o in overrides if o.lstrip("+~").split("=", 1)[0].split(".")[0] == "model"]
+    which = " ".join(named) if named else "the overrides"
+    raise ConfigError(
+        f"{which} would change the network the checkpoint holds ({'; '.join(changes[:3])}"
+        f"{f'; and {len(changes) - 3} more' if len(changes) > 3 else ''}); trainer eval scores the "
+        "network as it was trained, rebuilt from the checkpoint's own config. Leave the model "
+        "overrides out (to try other model settings, train a run with them)."
+    )
+
+
+def _differences(
+    before: dict[str, Any], after: dict[str, Any], prefix: str = ""
+) -> list[tuple[str, Any, Any]]:
+    """``(dotted key, before, after)`` for each leaf that differs; a key one side lacks counts as None."""
+    out = []
+    for key in sorted({*before, *after}, key=str):
+        one, two = before.get(key), after.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(one, dict) and isinstance(two, dict):
+            out.extend(_differences(one, two, f"{name}."))
+        elif one != two:
+            out.append((name, one, two))
+    return out
 
 
 def evaluate(
@@ -96,7 +141,9 @@ def evaluate(
         split: ``test``, or ``val`` for the validation split.
 
     Raises:
-        ConfigError: a split other than test or val, or an override the saved config lacks.
+        ConfigError: a split other than test or val, an override the saved config lacks, or one
+            that would change the network.
+        UserError: data that gives the network other input or output sizes than it was trained with.
     """
     return evaluate_checkpoint(ckpt_path, compose_eval(overrides), split=split)
 
@@ -111,6 +158,16 @@ def evaluate_checkpoint(ckpt_path: str | Path, composed: ComposedConfig, *, spli
     # Scoring runs in this one process, whatever the saved run's trainer.strategy and devices.
     cfg.trainer.strategy, cfg.trainer.devices = "auto", 1
     datamodule, module = build_data_and_module(cfg)  # same seed and config: the same split
+    # The network is the checkpoint's own (an override of it was refused): weights of other
+    # shapes mean the data gives it other input or output sizes.
+    check_checkpoint_fits(
+        ckpt_path,
+        module.model,
+        fix=(
+            "The network is rebuilt from the checkpoint's config, and the data decides its input and "
+            "output sizes: score data with the feature columns and classes of the data it was trained on"
+        ),
+    )
     from trainer.tracking.base import NullLogger
 
     run_dir = Path(ckpt_path).resolve().parent

@@ -23,6 +23,8 @@ from trainer.errors import ConfigError
 
 HYDRA_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_args_"})
 REQUIRED_GROUPS = ("data", "model", "optimizer")
+#: Root sections that hold components (``_target_`` nodes), each a section or null, never a value.
+COMPONENT_GROUPS = ("data", "model", "optimizer", "scheduler", "callbacks", "logger", "resample")
 
 
 def validate_config(cfg: DictConfig) -> DictConfig:
@@ -40,6 +42,13 @@ def validate_config(cfg: DictConfig) -> DictConfig:
     for group in REQUIRED_GROUPS:  # e.g. ~data: nothing would be built, and the error would come later
         if not typed[group]:
             raise ConfigError(f"{group} is empty; choose one of conf/{group}/ with {group}=<option>.")
+    for group in COMPONENT_GROUPS:  # a section made a plain value: Hydra's "Cannot instantiate ... str"
+        value = typed._get_node(group)
+        if value is not None and not isinstance(value, DictConfig) and typed[group] is not None:
+            raise ConfigError(
+                f"{group}={typed[group]!r} is a plain value where a section belongs; choose an option "
+                f"of conf/{group}/ with {group}=<option>."
+            )
     for key, hint in UNION_FIELDS.items():
         value = OmegaConf.select(typed, key)
         raw = OmegaConf.to_container(value) if isinstance(value, ListConfig | DictConfig) else value
@@ -114,11 +123,46 @@ def _check_target_node(node: DictConfig, path: str) -> None:
         value = node._get_node(key)
         if key in hints and not isinstance(value, DictConfig) and not OmegaConf.is_missing(node, key):
             raw = OmegaConf.to_container(value) if isinstance(value, ListConfig) else node[key]
+            component = _component_type(hints[key])
+            if component is not None and raw is not None:
+                raise ConfigError(_value_for_component(path, key, raw, component))
             if not _matches(raw, hints[key]):
                 raise ConfigError(
                     f"{path}.{key}={raw!r} has the wrong type for {target}: expected "
                     f"{_type_name(hints[key])}. Fix the value on the command line or in conf/."
                 )
+
+
+def _component_type(hint: Any) -> type | None:
+    """The project's own class a parameter takes (a ``TableSource``), built from a ``_target_`` section.
+
+    A plain value can never be one: ``data.source=digits`` would reach the data module as the
+    string 'digits' and fail deep inside it.
+    """
+    members = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    for member in members:
+        if inspect.isclass(member) and member.__module__.split(".")[0] == "trainer":
+            return member
+    return None
+
+
+def _value_for_component(path: str, key: str, raw: Any, component: type) -> str:
+    """Say that a section was expected, and which group option the value may have meant."""
+    group = path.split(".")[0]
+    if isinstance(raw, str) and raw in _group_options().get(group, []):
+        fix = f"to use other {group}, choose the option: {group}={raw}"
+    else:
+        fix = f"set its keys ({path}.{key}.<key>=...) or choose a {group} option ({group}=<option>)"
+    return (
+        f"{path}.{key}={raw!r} is a plain value, but {path}.{key} is a section that builds a "
+        f"{component.__name__} (a _target_ and its settings); {fix}."
+    )
+
+
+def _group_options() -> dict[str, list[str]]:
+    from trainer.config.compose import group_options
+
+    return group_options()
 
 
 def _matches(value: Any, hint: Any) -> bool:

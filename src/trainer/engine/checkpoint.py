@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shlex
 import tempfile
 from collections.abc import Mapping
@@ -110,11 +111,15 @@ def _unreadable_message(source: Path, exc: Exception) -> str:
     where = f"ckpt_path={str(source)!r}"
     what = describe_file(source)
     if what.startswith(("a PyTorch file", "a Python pickle")):
-        # A real torch file that weights_only refuses: a foreign object or a code payload.
-        reason = " ".join(str(exc).split())[:300]
+        # A real torch file that the safe load refuses: a foreign object or a code payload. torch's
+        # own text advises weights_only=False, which would run whatever the file holds: only the
+        # object it refused is quoted from it.
+        refused = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        held = f"a Python object ({refused.group(1)})" if refused else "data"
         return (
-            f"{where} is {what} that could not be read safely as a checkpoint "
-            f"(weights_only=True refuses it: {reason}). Pass a .ckpt file this trainer wrote."
+            f"{where} is {what} that could not be read safely: it holds {held} that a safe load "
+            "refuses. It is not a checkpoint this trainer wrote, and loading it fully could run code "
+            "from the file. Pass a .ckpt file this trainer wrote (runs/<run>/checkpoints/last.ckpt)."
         )
     if what.startswith("a zip archive"):
         what = f"{what}, not a PyTorch file"
@@ -125,7 +130,11 @@ def _unreadable_message(source: Path, exc: Exception) -> str:
 
 
 def check_checkpoint_fits(
-    path: str | Path, model: torch.nn.Module, *, model_config: Mapping[str, Any] | None = None
+    path: str | Path,
+    model: torch.nn.Module,
+    *,
+    model_config: Mapping[str, Any] | None = None,
+    fix: str | None = None,
 ) -> dict[str, Any]:
     """Load a checkpoint and check that its weights fit ``model``, before anything else starts.
 
@@ -137,6 +146,8 @@ def check_checkpoint_fits(
         model: a freshly built model of the run that will load it (its weights are not changed).
         model_config: this run's resolved ``model`` config; when given, the settings that differ
             from the ones the checkpoint was saved with are named as overrides to paste.
+        fix: the sentence that says what to do instead, when the caller knows better (the
+            model may be right and the data of another shape).
 
     Returns:
         The checkpoint's state, as :func:`load_checkpoint` returns it (so it is read once).
@@ -146,7 +157,23 @@ def check_checkpoint_fits(
             ``model``'s.
     """
     state = load_checkpoint(path)
-    saved: dict[str, Any] = state["model"]
+    problems = weight_mismatch(state["model"], model)
+    if not problems:
+        return state
+    if fix is None:
+        fix = "Use the same model settings as the run that saved it (they are stored in its config)"
+        overrides = _differing_overrides(state.get("config") or {}, model_config)
+        if overrides:
+            fix += f": add {' '.join(overrides)}"
+    raise UserError(f"ckpt_path={str(path)!r} does not fit this model: {problems}. {fix}.")
+
+
+def weight_mismatch(saved: Mapping[str, Any], model: torch.nn.Module) -> str:
+    """How ``saved`` weights differ from ``model``'s, in one line; "" when they fit.
+
+    The first few of each kind are named: torch's own ``load_state_dict`` error lists every
+    key and shape, over many lines.
+    """
     expected = model.state_dict()
     missing = [key for key in expected if key not in saved]
     unexpected = [key for key in saved if key not in expected]
@@ -155,8 +182,6 @@ def check_checkpoint_fits(
         for key, value in expected.items()
         if key in saved and tuple(saved[key].shape) != tuple(value.shape)
     ]
-    if not (missing or unexpected or wrong):
-        return state
     problems = []
     if wrong:
         problems.append(f"shapes differ (checkpoint vs this model): {_first(wrong)}")
@@ -164,11 +189,7 @@ def check_checkpoint_fits(
         problems.append(f"this model has weights the checkpoint lacks: {_first(missing)}")
     if unexpected:
         problems.append(f"the checkpoint has weights this model lacks: {_first(unexpected)}")
-    fix = "Use the same model settings as the run that saved it (they are stored in its config)"
-    overrides = _differing_overrides(state.get("config") or {}, model_config)
-    if overrides:
-        fix += f": add {' '.join(overrides)}"
-    raise UserError(f"ckpt_path={str(path)!r} does not fit this model: {'; '.join(problems)}. {fix}.")
+    return "; ".join(problems)
 
 
 def _first(items: list[str], limit: int = 3) -> str:

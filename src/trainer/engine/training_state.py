@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from trainer.engine.callback_protocols import StatefulCallback, state_key
-from trainer.engine.checkpoint import capture_rng_state
+from trainer.engine.checkpoint import capture_rng_state, weight_mismatch
 from trainer.engine.resume_changes import warn_changed_settings
 from trainer.engine.resume_state import EpochProgress
 from trainer.engine.strategy import Strategy
@@ -79,13 +79,13 @@ def restore_weights(loop: CheckpointedLoop, model: nn.Module, state: dict[str, A
     Raises:
         UserError: the weights belong to another model.
     """
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as exc:
+    problems = weight_mismatch(state["model"], model)
+    if problems:  # one line instead of torch's list of every key and shape
         raise UserError(
-            f"The checkpoint's weights do not fit this model ({exc}). Use the model settings "
+            f"The checkpoint's weights do not fit this model: {problems}. Use the model settings "
             "the checkpoint was trained with (they are stored in it)."
-        ) from exc
+        )
+    model.load_state_dict(state["model"])
     loop.config = loop.config or state["config"] or None
 
 
