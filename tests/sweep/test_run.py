@@ -56,6 +56,7 @@ def test_sweep_reaches_n_trials_with_parent_and_children_then_resumes(
     runs = _runs(tmp_path)
     parents = [r for r in runs if r.data.tags.get("sweep.role") == "parent"]
     assert len(parents) == 1
+    assert parents[0].info.run_name == "sweep s1 on synthetic_classification"
     children = [
         r
         for r in runs

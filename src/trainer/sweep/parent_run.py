@@ -50,7 +50,12 @@ def study_folder(runs_dir: str | Path, study_name: str) -> Path:
 
 @contextmanager
 def parent_run(
-    cfg: DictConfig, study: optuna.Study, *, settings: SweepSettings, space: SearchSpace
+    cfg: DictConfig,
+    study: optuna.Study,
+    *,
+    settings: SweepSettings,
+    space: SearchSpace,
+    data: str | None = None,
 ) -> Iterator[TrackedRun]:
     """Start (or reopen) the study's parent run, record its settings once, and close it with
     the block's outcome.
@@ -60,6 +65,7 @@ def parent_run(
         study: the study; its ``parent_run_id`` user attribute is set when a run is created.
         settings: the sweep settings (params of the parent run).
         space: the search space (params ``space.<key>``).
+        data: the data's name (its ``data=`` choice), for the run's name.
 
     Yields:
         The tracked run; record the study's outcome on its logger (:func:`record_outcome`).
@@ -75,8 +81,10 @@ def parent_run(
         key = uuid.uuid4().hex
         study.set_user_attr(PARENT_KEY_ATTR, key)
     logger = build_logger(cfg)
+    # The MLflow run list shows names: say what was searched, and on what.
+    name = f"sweep {settings.study_name} on {data}" if data else f"sweep {settings.study_name}"
     with tracked_run(
-        logger, folder=folder, run_name=settings.study_name, resume_run_id=existing or None, run_key=key
+        logger, folder=folder, run_name=name, resume_run_id=existing or None, run_key=key
     ) as run:
         if not existing:
             # Set even without a tracked run, so that processes waiting for it (wait_for_parent) go on.

@@ -104,7 +104,9 @@ def run_study(
         for key, value in (study_attrs or {}).items():
             study.set_user_attr(key, value)
         composed = compose_config(list(base_overrides))
-        with parent_run(composed.cfg, study, settings=settings, space=space) as parent:
+        with parent_run(
+            composed.cfg, study, settings=settings, space=space, data=composed.choices.get("data")
+        ) as parent:
             finished = False
             try:
                 _run_trials(study, settings, space, base_overrides, parent, out)
