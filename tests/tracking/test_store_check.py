@@ -55,12 +55,22 @@ def test_a_server_uri_without_a_host_is_malformed() -> None:
         "https://mlflow.example.invalid",
         "databricks",
         "databricks://profile",
-        "file:///tmp/never/made/mlruns",
-        "mlruns",
     ],
 )
 def test_servers_that_may_be_down_and_other_stores_pass(uri: str) -> None:
     check_tracking_uri(uri)
+
+
+@pytest.mark.parametrize("uri", ["file:///tmp/never/made/mlruns", "mlruns"])
+def test_a_folder_store_is_refused_unless_mlflow_is_told_to_open_it(
+    uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    message = _error(uri)
+    assert "is a folder store, which MLflow 3 no longer opens" in message
+    assert "use sqlite:///mlflow.db" in message and "MLFLOW_ALLOW_FILE_STORE=true" in message
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    check_tracking_uri(uri)  # a folder that can be made (MLflow makes it)
 
 
 def test_a_password_in_the_uri_is_masked(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from trainer.errors import UserError
 from trainer.redact import redact
 from trainer.sweep.trial_recovery import RetryStaleTrial
+from trainer.tracking.store_path import check_store_path
 
 JOURNAL_PREFIX = "journal:"
 MEMORY = ("memory", ":memory:", "inmemory")
@@ -53,12 +54,15 @@ def open_storage(
 
     Raises:
         UserError: the database cannot be reached or opened; the message names it (without password).
+        ConfigError: a sqlite or journal file that cannot be created there (under a regular file,
+            in a folder that is not writable).
     """
     text = url.strip()
     if is_memory(text):
         return optuna.storages.InMemoryStorage()
     if text.startswith(JOURNAL_PREFIX) or text.endswith((".log", ".journal")):
         path = Path(text.removeprefix(JOURNAL_PREFIX)).expanduser()
+        check_store_path(path, key="sweep.storage", value=text, create_folders=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     if "://" not in text:
@@ -69,7 +73,9 @@ def open_storage(
     text = normalize_url(text)
     engine_kwargs: dict[str, Any] = {}
     if text.startswith("sqlite:///"):
-        Path(text.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        database = Path(text.removeprefix("sqlite:///")).expanduser()
+        check_store_path(database, key="sweep.storage", value=text, create_folders=True)
+        database.parent.mkdir(parents=True, exist_ok=True)
         # Several processes on one sqlite file wait for the lock instead of failing at once.
         engine_kwargs = {"connect_args": {"timeout": 60}}
     elif text.startswith(("postgresql", "postgres")):

@@ -1,9 +1,11 @@
 """Check a tracking URI before a run starts: a store that can never work costs one line, not a traceback.
 
-Three mistakes make a store unusable however long the logger retries: a malformed URI, a
-SQLite file that cannot be created or written, and a database URI whose Python driver is not
-installed. A server that is merely down is not one of them: the logger keeps its records in the
-run's journal and retries, so training goes on, and this check never contacts a server.
+Four mistakes make a store unusable however long the logger retries: a malformed URI, a
+SQLite file or folder store that cannot be created or written (:mod:`store_path`, the check
+every store path goes through), a folder store that MLflow 3 does not open unless told to, and a
+database URI whose Python driver is not installed. A server that is merely down is not one of
+them: the logger keeps its records in the run's journal and retries, so training goes on, and
+this check never contacts a server.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from trainer.errors import ConfigError
 from trainer.redact import redact
+from trainer.tracking.store_path import check_store_path
 
 #: The config key that holds the URI, named in every message.
 KEY = "logger.tracking_uri"
@@ -49,6 +52,8 @@ DRIVERS = {
 PROJECT_EXTRAS = {"psycopg": "postgres"}
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+#: MLflow's switch that lets a folder (file:) tracking store open (mlflow.environment_variables).
+ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 
 
 def check_tracking_uri(uri: str) -> None:
@@ -72,7 +77,10 @@ def check_tracking_uri(uri: str) -> None:
     base = scheme.split("+", 1)[0]  # postgresql+psycopg2 -> postgresql
     if not scheme and "://" in uri:  # '://x': urlparse finds no scheme, MLflow would make a folder ':'
         raise _error(uri, "has no scheme before '://'", _fix_for_scheme(""))
-    if scheme in FILE_SCHEMES or scheme in OTHER_SCHEMES or len(scheme) == 1:  # len 1: C:\ on Windows
+    if scheme in FILE_SCHEMES:
+        _check_folder_store(uri)
+        return
+    if scheme in OTHER_SCHEMES or len(scheme) == 1:  # len 1: C:\ on Windows
         return
     if scheme in SERVER_SCHEMES:
         if not urllib.parse.urlparse(uri).hostname:
@@ -129,34 +137,29 @@ def _check_sqlite(uri: str) -> None:
             "write it as sqlite:///mlflow.db (sqlite:////abs/path.db for an absolute path)",
         )
     path = Path(database).expanduser()
-    folder = path.parent
-    # Walk up to the first part that exists: a regular file there means no folder can be made.
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if existing.is_file() or (existing.exists() and not existing.is_dir()):
-        raise _error(
-            uri, f"lies under {str(existing)!r}, which is a file, not a folder", "pick a path in a folder"
-        )
-    if not folder.is_dir():
-        raise _error(
-            uri,
-            f"is in a folder that does not exist ({str(folder)!r})",
-            f"create it (mkdir -p {folder}) or pick another path",
-        )
     if path.is_dir():
         raise _error(
             uri, "is a folder", "name a database file inside it, e.g. sqlite:///" + str(path / "mlflow.db")
         )
-    if path.exists():
+    if path.is_file():
         _check_sqlite_file(uri, path)
-        if not os.access(path, os.R_OK | os.W_OK):
-            raise _error(uri, "is not writable by this user", "fix its permissions or pick another path")
-    elif not os.access(folder, os.W_OK | os.X_OK):
-        # The database and its journal are created in this folder.
+    # The database, its journal and the lock beside it are created in its folder.
+    check_store_path(path, key=KEY, value=redact(uri))
+
+
+def _check_folder_store(uri: str) -> None:
+    """A folder (``file:`` or plain path) store: MLflow 3 opens one only when asked to, and it
+    must be a folder that can be made."""
+    if os.environ.get(ALLOW_FILE_STORE, "").strip().lower() not in ("true", "1"):
         raise _error(
-            uri, f"cannot be created: the folder {str(folder)!r} is not writable", "pick a writable folder"
+            uri,
+            "is a folder store, which MLflow 3 no longer opens (it is in maintenance mode)",
+            "use sqlite:///mlflow.db (mlflow migrate-filestore moves old runs), or set "
+            f"{ALLOW_FILE_STORE}=true to keep a folder store",
         )
+    parsed = urllib.parse.urlparse(uri)
+    folder = urllib.parse.unquote(parsed.path) if parsed.scheme == "file" else uri
+    check_store_path(folder, key=KEY, value=redact(uri), kind="folder", create_folders=True)
 
 
 def _check_sqlite_file(uri: str, path: Path) -> None:
