@@ -39,11 +39,10 @@ def trial_values(trial: FrozenTrial) -> str:
 
 
 def trial_params(trial: FrozenTrial) -> str:
-    """``key=value`` of the trial's parameters, as overrides."""
-    overrides = trial.user_attrs.get("overrides")
-    if overrides:
-        return " ".join(overrides)
-    return " ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())
+    """``key=value`` of the trial's sampled parameters (the reproduce command has them all)."""
+    if trial.params:
+        return " ".join(f"{k}={_fmt(v)}" for k, v in trial.params.items())
+    return " ".join(trial.user_attrs.get("overrides", []))
 
 
 class LiveReporter:
@@ -85,6 +84,8 @@ class LiveReporter:
         if state == "PRUNED" and trial.user_attrs.get("pruned_epoch"):
             state += f"@{trial.user_attrs['pruned_epoch']}"
         value = trial_values(trial)
+        if trial.user_attrs.get("best_epoch") is not None:
+            value += f" (epoch {trial.user_attrs['best_epoch']} of {trial.user_attrs.get('epochs', '?')})"
         if trial.state == TrialState.PRUNED and trial.intermediate_values:
             value = _fmt(trial.intermediate_values[max(trial.intermediate_values)])
         if trial.state == TrialState.FAIL:
