@@ -25,18 +25,21 @@ trial. What is made equal, and how:
 * training: the same MLP (our ``model.*`` settings: Linear + ReLU [+ Dropout] blocks, He-normal
   weights, Glorot-uniform head, zero biases) as an ``nn.Sequential``, cross-entropy, the
   optimizer class and settings of our ``optimizer=<group>`` files with the trial's lr (and
-  momentum); every trial seeds torch with the config's seed, as ``trainer train`` does. The study
-  minimizes the last validation ``val/loss`` (``val_loss``) on both sides; early stopping watches
-  what ours' ``callbacks.early_stopping`` resolves to (``val/accuracy``, max, its patience and
-  min_delta) with Lightning's ``EarlyStopping``. Torch's thread count is left at its default on
-  both sides, as ``trainer sweep`` with ``sweep.n_jobs=1`` does.
+  momentum); every trial seeds torch with the config's seed, as ``trainer train`` does.
+  Early stopping is Lightning's ``EarlyStopping`` with the monitor, mode, patience and min_delta of
+  a trial's config as ours composes it (``trainer.sweep.trial_config``: the study's metric,
+  ``val/loss``, min). A trial's value is its best epoch's ``val/loss`` on both sides (ours:
+  ``trial_value``; the peer: its ``EarlyStopping.best_score``), the refit's is its checkpoint's
+  best score. Torch's thread count is left at its default on both sides, as ``trainer sweep``
+  with ``sweep.n_jobs=1`` does (``--threads N`` sets it on both).
 * records, two modes: ``tracked``: ours to MLflow in a sqlite store (its default logger); the peer
   with Lightning's ``MLFlowLogger`` to its own sqlite store, one run per trial,
   ``log_every_n_steps`` = our ``trainer.log_every_n_steps``, hyperparameters through
   ``save_hyperparameters``, the train loss per step and per epoch, val/test loss and accuracy.
   ``untracked``: ours with ``logger=none``, the peer with ``logger=False``. Trials of the peer run
   with ``enable_checkpointing=False`` as in the Optuna example (``--peer-trial-checkpoints`` gives
-  them Lightning's default checkpoint instead); ours' trials keep whatever ``trainer sweep`` does.
+  them Lightning's default checkpoint instead); ours' trials do what ``trainer sweep`` does (light
+  trials: no checkpoint file; the header says).
   Progress bars and the model summary are off for the peer; ours draws none when its output is
   not a terminal. Neither side draws study plots (``sweep.plots=false``: the peer has none).
 * refit: ours refits the best trial with its full record (test split, checkpoints, figures, the
@@ -158,7 +161,23 @@ def build_spec(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         "n_min_trials": pruner._n_min_trials,
     }
 
-    cfg = compose_config([f"data={args.data}"]).cfg
+    # A trial's config as ours composes it (its early stopping and checkpoint follow the study's
+    # metric), and the refit's (which keeps its checkpoint).
+    base = [f"data={args.data}"]
+    first = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    overrides = space.overrides(space.sample(first))
+    try:
+        from trainer.sweep.trial_config import TrialConfigs
+    except ImportError:  # before trial_config.py: a trial composed as `trainer train` does
+        cfg = refit_cfg = compose_config([*base, *overrides]).cfg
+    else:
+        metric, direction = settings.metrics[0], settings.directions[0]
+        light = TrialConfigs(
+            base, metric=metric, direction=direction, keep_checkpoints=not settings.light_trials
+        )
+        cfg = light.compose(light.with_monitor(overrides)).cfg
+        full = TrialConfigs(base, metric=metric, direction=direction, keep_checkpoints=True)
+        refit_cfg = full.compose(full.with_monitor(overrides)).cfg
     model = cfg.model
     _require(model._target_ == "trainer.models.MLP", f"model={model._target_}")
     _require(model.activation == "relu", f"model.activation={model.activation}")
@@ -175,12 +194,14 @@ def build_spec(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     task = objective_class(datamodule.task)
     _require(datamodule.task == "multiclass", f"the {datamodule.task} task (the peer is a classifier)")
     es = cfg.callbacks.early_stopping
-    name, default_mode = task.default_monitor
-    monitor = f"val/{name}" if es.monitor == "auto" else str(es.monitor)
-    mode = (
-        (default_mode if es.monitor == "auto" else task.direction(monitor)) if es.mode == "auto" else es.mode
+    checkpoint = refit_cfg.callbacks.model_checkpoint
+    monitor, mode = _resolve_monitor(es, task)
+    _require(
+        monitor == settings.metrics[0],
+        f"early stopping on {monitor}, not on the study's {settings.metrics[0]} (the peer's trial value "
+        "is its EarlyStopping's best score: the best epoch's, as ours' is)",
     )
-    _require(monitor in PEER_METRICS, f"callbacks.early_stopping.monitor={monitor}")
+    _require((monitor, mode) == _resolve_monitor(checkpoint, task), "the refit's checkpoint monitor")
 
     optimizers = {}
     for group in next(p for p in space.params if p.key == "optimizer").choices:
@@ -214,14 +235,25 @@ def build_spec(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             "patience": int(es.patience),
             "min_delta": float(es.min_delta),
         },
+        "ours_trial_checkpoints": cfg.callbacks.get("model_checkpoint") is not None,
         "log_every_n_steps": int(cfg.trainer.log_every_n_steps),
         "eval_batch_size": int(cfg.data.eval_batch_size),
         "in_features": int(arrays["x_train"].shape[1]),
         "num_classes": len(datamodule.classes_),
         "optimizers": optimizers,
         "peer_trial_checkpoints": args.peer_trial_checkpoints,
+        "threads": args.threads,
         "rows": {split: len(arrays[f"y_{split}"]) for split in ("train", "val", "test")},
     }
+
+
+def _resolve_monitor(node: Any, task: Any) -> tuple[str, str]:
+    """A callback's ``monitor``/``mode`` with ``auto`` filled in as ours does."""
+    name, default_mode = task.default_monitor
+    monitor = f"val/{name}" if node.monitor == "auto" else str(node.monitor)
+    if node.mode != "auto":
+        return monitor, str(node.mode)
+    return monitor, default_mode if node.monitor == "auto" else task.direction(monitor)
 
 
 # ---------------------------------------------------------------------- ours (child process)
@@ -413,16 +445,17 @@ def run_peer(spec: dict[str, Any], mode: str, seed: int, folder: Path) -> dict[s
 
     def objective(trial: optuna.Trial) -> float:
         model, train_loader = build(peer_suggest(trial))
+        stopper = early_stopping()
         trainer = lightning_trainer(
             mlflow_logger(f"trial_{trial.number:03d}") if tracked else False,
-            [PyTorchLightningPruningCallback(trial, monitor=metric), early_stopping()],
+            [PyTorchLightningPruningCallback(trial, monitor=metric), stopper],
             checkpointing=spec["peer_trial_checkpoints"],
         )
         try:
             trainer.fit(model, train_loader, val_loader)
         finally:
             trial.set_user_attr("epochs", model.validations)
-        return float(trainer.callback_metrics[metric].item())
+        return float(stopper.best_score.item())  # the best epoch's value, as ours' (same monitor)
 
     started, cpu = time.perf_counter(), _cpu(resource.RUSAGE_SELF)
     p = spec["pruner"]
@@ -451,7 +484,8 @@ def run_peer(spec: dict[str, Any], mode: str, seed: int, folder: Path) -> dict[s
         checkpointing=True,
     )
     trainer.fit(model, train_loader, val_loader)
-    value = float(trainer.callback_metrics[metric].item())
+    assert checkpoint.best_model_score is not None
+    value = float(checkpoint.best_model_score.item())
     [tested] = trainer.test(model, test_loader, ckpt_path="best", verbose=False)
     return {
         "work_wall": time.perf_counter() - started,
@@ -477,6 +511,10 @@ def _cpu(who: int) -> float:
 
 def child_main(args: argparse.Namespace) -> None:
     spec = json.loads(Path(args.spec).read_text())
+    if spec["threads"]:
+        import torch
+
+        torch.set_num_threads(spec["threads"])
     runner = run_ours if args.child == "ours" else run_peer
     result = runner(spec, args.mode, args.seed, Path(args.folder))
     print(RESULT_PREFIX + json.dumps(result), flush=True)
@@ -646,6 +684,12 @@ def main() -> None:
         action="store_true",
         help="the peer's trials keep Lightning's default checkpoint (the Optuna example turns it off)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads on both sides (default: torch's own, as trainer sweep with n_jobs=1 leaves it)",
+    )
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -669,8 +713,10 @@ def main() -> None:
             f"Median pruner: n_startup_trials={p['n_startup_trials']}, n_warmup_steps={p['n_warmup_steps']} "
             f"(ours, epochs from 1) = {max(0, p['n_warmup_steps'] - 1)} (peer, epochs from 0). "
             f"Early stopping on {es['monitor']} ({es['mode']}), patience {es['patience']}, "
-            f"min_delta {es['min_delta']}. Logging every {spec['log_every_n_steps']} steps. "
-            f"Peer trials checkpoint: {spec['peer_trial_checkpoints']}.",
+            f"min_delta {es['min_delta']}; a trial's value is its best epoch's. Logging every "
+            f"{spec['log_every_n_steps']} steps. Trials write checkpoints: ours "
+            f"{spec['ours_trial_checkpoints']}, peer {spec['peer_trial_checkpoints']}. Torch threads: "
+            f"{spec['threads'] or 'default'}.",
             flush=True,
         )
         runs: list[dict[str, Any]] = []
