@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from trainer.commands.console import print_config as show_config
 from trainer.commands.console import print_metrics, quiet_trials, rank_zero
@@ -32,6 +32,8 @@ def train_command(overrides: list[str], *, print_config: bool = False) -> int:
     from trainer.config.validate import validate_config
     from trainer.engine.launcher import launch, processes_to_launch
 
+    _check_tracking_store(composed.cfg)
+
     # trainer.devices=N: this process starts N under torchrun, once the config is known to be good.
     processes = processes_to_launch(
         strategy=OmegaConf.select(composed.cfg, "trainer.strategy", default="auto"),
@@ -48,6 +50,16 @@ def train_command(overrides: list[str], *, print_config: bool = False) -> int:
         print_metrics("Final metrics", result.metrics)
         _print_where(result)
     return 0
+
+
+def _check_tracking_store(cfg: DictConfig) -> None:
+    """A tracking store that can never work (a database server refusing the login, a path that
+    cannot be made) stops here, before the run folder is made; the logger checks again when built."""
+    uri = OmegaConf.select(cfg, "logger.tracking_uri", default=None, throw_on_resolution_failure=False)
+    if uri:
+        from trainer.tracking.store_check import check_tracking_store
+
+        check_tracking_store(str(uri))
 
 
 def multirun_command(overrides: list[str], *, print_config: bool = False) -> int:

@@ -13,6 +13,7 @@ exactly once.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from trainer.tracking.mlflow_run import PendingRun
 from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
 from trainer.tracking.resume_replay import drop_replayed, new_params_only
 from trainer.tracking.slow_queue import SlowQueue
-from trainer.tracking.store_check import check_tracking_uri
+from trainer.tracking.store_check import check_tracking_store, is_database_server
 from trainer.tracking.store_errors import is_permanent_error
 from trainer.tracking.store_lock import make_client
 from trainer.tracking.system_metrics import start_system_metrics, stop_system_metrics
@@ -81,9 +82,10 @@ class MLflowLogger(Logger):
         request_timeout: float = 5.0,
     ) -> None:
         self.tracking_uri = tracking_uri or DEFAULT_TRACKING_URI
-        # A store that cannot work (malformed, unwritable, no driver) stops the run here, in one
-        # line; a server that is merely down is not checked, and its records are retried.
-        check_tracking_uri(self.tracking_uri)
+        # A store that cannot work (malformed, unwritable, no driver, a database server that
+        # refuses the login or lacks the database) stops the run here, in one line; a server that
+        # is merely down passes, and its records are kept and retried.
+        check_tracking_store(self.tracking_uri, timeout=request_timeout)
         self.experiment_name = experiment_name
         self.run_name = run_name
         self.extra_tags = dict(tags or {})
@@ -100,7 +102,8 @@ class MLflowLogger(Logger):
         self.journal_path: Path | None = None
         self._left = 0  # records left in the journal when the run ended
         self._run: PendingRun | None = None  # made by start()
-        self._client: Any = None
+        self._client: Any = None  # made when the run is first opened
+        self._client_lock = threading.Lock()
         self._writer: BatchWriter | None = None
         self._journal: Journal | None = None
         self._system_monitor: Any = None
@@ -202,7 +205,8 @@ class MLflowLogger(Logger):
         if self._run.resume_run_id:
             self._have = carry.metric_pairs if carry else set()
         self._slow = SlowQueue(self._journal, self._deliver_slow, is_permanent_error)
-        self._client = make_client(self.tracking_uri)  # may create the store: under its lock
+        if not is_database_server(self.tracking_uri):  # opened now (a file store is made here)
+            self._client = make_client(self.tracking_uri)  # may create the store: under its lock
         self._writer = BatchWriter(
             self._send,
             journal=self._journal,
@@ -231,6 +235,11 @@ class MLflowLogger(Logger):
 
     def _ensure_run(self) -> str:
         assert self._run is not None, "start() first"
+        with self._client_lock:  # the run's thread and the writer thread may both be first
+            if self._client is None:
+                # May create the store (under its lock); a database server that is away raises
+                # at once, and the records wait for the next try, as for an http server.
+                self._client = make_client(self.tracking_uri, timeout=self.request_timeout)
         return self._run.ensure(self._client, self._on_run_open)
 
     def _on_run_open(self, run_id: str, missing: str | None) -> None:

@@ -4,8 +4,9 @@ Four mistakes make a store unusable however long the logger retries: a malformed
 SQLite file or folder store that cannot be created or written (:mod:`store_path`, the check
 every store path goes through), a folder store that MLflow 3 does not open unless told to, and a
 database URI whose Python driver is not installed. A server that is merely down is not one of
-them: the logger keeps its records in the run's journal and retries, so training goes on, and
-this check never contacts a server.
+them: the logger keeps its records in the run's journal and retries, so training goes on.
+:func:`check_tracking_uri` contacts nothing; :func:`check_tracking_store` also asks a database
+server once whether it takes the login (:mod:`database_probe`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from trainer.errors import ConfigError
 from trainer.redact import redact
+from trainer.tracking.database_probe import DEFAULT_TIMEOUT, probe_database
 from trainer.tracking.store_path import check_store_path
 
 #: The config key that holds the URI, named in every message.
@@ -95,6 +97,36 @@ def check_tracking_uri(uri: str) -> None:
     if scheme in _plugin_schemes():
         return
     raise _error(uri, f"has an unknown scheme {scheme!r}", _fix_for_scheme(scheme))
+
+
+def check_tracking_store(uri: str, *, timeout: float = DEFAULT_TIMEOUT) -> str | None:
+    """:func:`check_tracking_uri`, then one quick question to a database server (PostgreSQL, MySQL).
+
+    The only check here that contacts anything: a database store that refuses the login or
+    lacks the database can never work, and MLflow would take two minutes of retries to say so.
+    A server that does not answer is not an error, as an http:// server that is down is not.
+
+    Args:
+        uri: an MLflow tracking URI.
+        timeout: seconds to wait for a database server.
+
+    Returns:
+        None, or why a database server could not be reached (the run's records wait in its journal).
+
+    Raises:
+        ConfigError: as :func:`check_tracking_uri`; or the database server refused the login or has
+            no such database.
+    """
+    check_tracking_uri(uri)
+    if not is_database_server(uri):
+        return None
+    return probe_database(uri, key=KEY, timeout=timeout)
+
+
+def is_database_server(uri: str) -> bool:
+    """Whether ``uri`` names a database on a server (not SQLite, not http, not a folder)."""
+    base = urllib.parse.urlparse(uri).scheme.lower().split("+", 1)[0]
+    return base in DATABASE_SCHEMES and base != "sqlite"
 
 
 def _error(uri: str, problem: str, fix: str) -> ConfigError:

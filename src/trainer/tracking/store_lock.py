@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from trainer.tracking.database_probe import DEFAULT_TIMEOUT, require_database
 from trainer.tracking.mlflow_private import dispose_engine
+from trainer.tracking.store_check import KEY, is_database_server
 
 
 def sqlite_path(tracking_uri: str) -> Path | None:
@@ -49,8 +51,11 @@ def store_lock(tracking_uri: str) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def make_client(tracking_uri: str) -> Any:
+def make_client(tracking_uri: str, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """An ``MlflowClient`` for ``tracking_uri``, made under :func:`store_lock`.
+
+    A database server is asked first, within ``timeout`` seconds, whether it takes the login
+    (:func:`trainer.tracking.database_probe.require_database`).
 
     MLflow 3 opens the store (creating and migrating a SQLite file's tables) in the client's
     constructor, so this is the first touch that races. A fresh SQLite store is migrated in a
@@ -59,6 +64,10 @@ def make_client(tracking_uri: str) -> Any:
     """
     from mlflow.tracking import MlflowClient
 
+    if is_database_server(tracking_uri):
+        # MLflow's first connection retries for about two minutes, whatever the cause: one quick
+        # question first (a refusal raises ConfigError, a server that is away StoreUnreachable).
+        require_database(tracking_uri, key=KEY, timeout=timeout)
     with store_lock(tracking_uri):
         db = sqlite_path(tracking_uri)
         if db is not None and (not db.exists() or db.stat().st_size == 0):
