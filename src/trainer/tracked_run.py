@@ -52,6 +52,7 @@ class RunFolder:
 
     path: Path
     made_here: bool = True
+    made_parents: list[Path] = field(default_factory=list)
 
     @classmethod
     def open(cls, *, chosen: str | Path | None, runs_dir: str | Path, run_name: str) -> RunFolder:
@@ -65,9 +66,11 @@ class RunFolder:
         if chosen:
             path = Path(chosen)
             made_here = not path.exists()
+            parents = _missing_parents(path)
             path.mkdir(parents=True, exist_ok=True)
-            return cls(path=path, made_here=made_here)
-        return cls(path=make_run_dir(runs_dir, run_name), made_here=True)
+            return cls(path=path, made_here=made_here, made_parents=parents if made_here else [])
+        parents = _missing_parents(Path(runs_dir) / "run")  # runs/ itself, and above it
+        return cls(path=make_run_dir(runs_dir, run_name), made_here=True, made_parents=parents)
 
     def write_config(
         self, cfg: DictConfig, overrides: list[str], hydra_cfg: dict[str, Any] | None = None
@@ -76,9 +79,26 @@ class RunFolder:
         write_config_files(self.path, cfg, overrides, hydra_cfg)
 
     def discard(self) -> None:
-        """Remove the folder if this command made it (a mistake found before anything ran)."""
-        if self.made_here:
-            shutil.rmtree(self.path, ignore_errors=True)
+        """Remove the folder if this command made it (a mistake found before anything ran), and
+        the folders it made above it (``runs/`` on a first run) that are empty now."""
+        if not self.made_here:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        for parent in self.made_parents:  # innermost first
+            try:
+                parent.rmdir()  # only when empty: another run may have started in it meanwhile
+            except OSError:
+                break
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, innermost first."""
+    missing = []
+    for parent in path.parents:
+        if parent.exists():
+            break
+        missing.append(parent)
+    return missing
 
 
 @dataclass
