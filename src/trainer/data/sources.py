@@ -37,6 +37,11 @@ class TableSource(ABC):
     def describe(self) -> dict[str, Any]:
         """``name`` and ``source`` (a path or a short URI-like string)."""
 
+    def fingerprint(self) -> tuple[Any, ...]:
+        """What the loaded table depends on: the source's settings (a file source adds the
+        file's size and modification time). Equal fingerprints load equal tables."""
+        return (type(self).__name__, repr(sorted(vars(self).items())))
+
 
 class SklearnSource(TableSource):
     """One of scikit-learn's bundled sets (no download): breast_cancer, digits, wine, diabetes.
@@ -166,6 +171,14 @@ class CsvSource(TableSource):
         self.path = Path(path).expanduser()
         self.sep = SEP_ALIASES.get(sep, sep)
         self.origin = origin
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        try:
+            stat = self.path.resolve().stat()
+            state: tuple[Any, ...] = (str(self.path.resolve()), stat.st_size, stat.st_mtime_ns)
+        except OSError:  # missing: load() says so; nothing is kept for it
+            state = ("missing",)
+        return (*super().fingerprint(), *state)
 
     def load(self) -> pd.DataFrame:
         where = f"data.source.path={str(self.path)!r}"

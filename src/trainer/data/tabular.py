@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from sklearn.compose import ColumnTransformer
 
+from trainer.data import prepared_cache
 from trainer.data.base import DataModule
 from trainer.data.batches import TensorBatches
 from trainer.data.feature_layout import FeatureLayout
@@ -107,9 +108,41 @@ class TabularDataModule(DataModule):
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
-        """Load, check, split and preprocess (idempotent)."""
+        """Load, check, split and preprocess (idempotent; the same preparation made last in this
+        process is reused: ``prepared_cache``)."""
         if self._ready:
             return
+        key = self._preparation_key()
+        kept = prepared_cache.recall(key)
+        if kept is not None:
+            self.__dict__.update(kept)
+            self._log_rows()
+            return
+        before = dict(vars(self))
+        self._prepare()
+        # What _prepare set or changed (the task found, the splits, the fitted preprocessing...).
+        changed = {k: v for k, v in vars(self).items() if k not in before or before[k] is not v}
+        prepared_cache.keep(key, changed)
+
+    def _preparation_key(self) -> tuple[Any, ...]:
+        """Every setting the prepared rows depend on (batching is not one of them)."""
+        settings = (
+            self.target,
+            self.task,
+            tuple(self.drop),
+            None if self.categorical is None else tuple(self.categorical),
+            self.split,
+            self.time_column,
+            repr(self.val_start),
+            repr(self.test_start),
+            self.val_fraction,
+            self.test_fraction,
+            repr(self.train_label),
+            self.seed,
+        )
+        return (type(self).__name__, self.source.fingerprint(), settings)
+
+    def _prepare(self) -> None:
         frame = self.source.load()
         where = self.source.describe()["source"]
         check_columns(frame, [self.target], key="data.target", where=where)
@@ -158,9 +191,13 @@ class TabularDataModule(DataModule):
             self._tensors[name] = (x, y)
         if self.train_label is not None:
             self._keep_training_class(self.train_label, where)
-        counts = {name: len(self._tensors[name][1]) for name in ("train", "val", "test")}
-        log.info("Data %s: %s rows, %d features, task %s.", where, counts, self.num_features, self.task)
         self._ready = True
+        self._log_rows()
+
+    def _log_rows(self) -> None:
+        counts = {name: len(self._tensors[name][1]) for name in ("train", "val", "test")}
+        where = self.source.describe()["source"]
+        log.info("Data %s: %s rows, %d features, task %s.", where, counts, self.num_features, self.task)
 
     def _time_feature_to_leave_out(self) -> list[str]:
         # A time split trains on the earliest period and tests on the latest, so the time column
