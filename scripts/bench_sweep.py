@@ -49,10 +49,13 @@ trial. What is made equal, and how:
 
 Each contender runs in a fresh subprocess of this script (imports and caches paid alike), the
 two interleaved over ``--rounds`` rounds with the order alternating. CPU seconds are the child
-process's own (``RUSAGE_CHILDREN``): other jobs on a shared machine lengthen wall time but barely
-CPU time. Per run it prints wall and CPU seconds, trials, pruned, epochs (the refit's included)
-and the best value, then medians with the min-max spread per mode; ``--seeds 0 1 2`` repeats it
-all for each sampler seed (the same on both sides) and compares the best values seed by seed.
+process's own (``RUSAGE_CHILDREN``): other jobs on a shared machine lengthen wall time more than
+CPU time, though torch's threads spinning while they wait for a busy core inflate CPU time too
+(each run's line ends with the 1-minute load average; ``--threads 1`` is steadier under load).
+Per run it prints wall and CPU seconds, trials, pruned, epochs (the refit's included), the best
+value, and how many first trials both sampled alike with how far apart their values were there;
+then medians with the min-max spread per mode. ``--seeds 0 1 2`` repeats it all for each sampler
+seed (the same on both sides) and compares the best values seed by seed.
 The last line is ``peer_tracked=<ours/peer CPU> peer_untracked=<ours/peer CPU>
 best_ours=<v> best_peer=<v>``: ratios of median CPU seconds, and the median best value over
 every run. Needs the ``bench`` extra (lightning, optuna-integration).
@@ -567,6 +570,8 @@ def run_child(who: str, mode: str, seed: int, spec_path: Path, folder: Path) -> 
         epochs=sum(int(t.user_attrs.get("epochs", 0)) for t in study.trials) + int(out["refit_epochs"]),
         best=study.best_value if complete else math.nan,
         params=[t.params for t in study.trials],
+        values=[t.value if t.state == optuna.trial.TrialState.COMPLETE else None for t in study.trials],
+        load=os.getloadavg()[0],
     )
     shutil.rmtree(folder, ignore_errors=True)  # checkpoints and stores of 20 trials add up
     return out
@@ -582,16 +587,29 @@ def leading_equal(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> int:
     return count
 
 
-def print_run(r: dict[str, Any], rnd: int, same: int | None = None) -> None:
+def pair_note(ours: dict[str, Any], peer: dict[str, Any]) -> str:
+    """How many first trials both sampled alike, and how far apart their values were there."""
+    if not (ours["ok"] and peer["ok"]):
+        return ""
+    same = leading_equal(ours["params"], peer["params"])
+    pairs = [
+        (a, b)
+        for a, b in zip(ours["values"][:same], peer["values"][:same], strict=True)
+        if a is not None and b is not None
+    ]
+    gap = max((abs(a - b) for a, b in pairs), default=math.nan)
+    return f"  same first trials {same} (both complete {len(pairs)}, values apart by <= {gap:.4f})"
+
+
+def print_run(r: dict[str, Any], rnd: int, note: str = "") -> None:
     if not r["ok"]:
         return
-    same_text = f"  same first trials {same}" if same is not None else ""
     print(
         f"  seed {r['seed']} round {rnd} {r['mode']:9} {r['who']:4}  wall {r['wall']:6.1f} s  "
         f"CPU {r['cpu']:6.1f} s (study+refit {r['work_cpu']:6.1f})  trials {r['trials']:3d}  "
         f"pruned {r['pruned']:3d}  failed {r['failed']:2d}  epochs {r['epochs']:4d}  best {r['best']:.4f}  "
         f"refit val {r['refit_value']:.4f} test acc {r['refit_test_accuracy']:.4f}  "
-        f"threads {r['threads']}{same_text}",
+        f"threads {r['threads']}  load {r['load']:.1f}{note}",
         flush=True,
     )
     if r["refit_error"]:
@@ -733,10 +751,9 @@ def main() -> None:
                         result["round"] = rnd
                         pair[who] = result
                         runs.append(result)
-                    both = pair["ours"]["ok"] and pair["peer"]["ok"]
-                    same = leading_equal(pair["ours"]["params"], pair["peer"]["params"]) if both else None
+                    note = pair_note(pair["ours"], pair["peer"])
                     for who in order:
-                        print_run(pair[who], rnd, same)
+                        print_run(pair[who], rnd, note)
         summarize(runs, args.modes, args.seeds)
 
 
