@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -94,28 +94,78 @@ def write_config_files(
         (hydra_dir / "hydra.yaml").write_text(hydra_text)
 
 
+class _Held(logging.Handler):
+    """Keeps records in a list (see :func:`held_log_records`)."""
+
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.DEBUG)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @contextmanager
-def log_to_file(path: Path, level: int = logging.INFO) -> Iterator[Path]:
+def held_log_records(level: int = logging.INFO) -> Iterator[list[logging.LogRecord]]:
+    """Keep the ``trainer`` loggers' records of the block, for a run's log file made after it.
+
+    A command builds everything that can fail before it makes its run folder (so a mistake
+    leaves none); the lines that building logs (the data's rows, a resampler's counts) still
+    belong in the run's log: pass the list to :func:`log_to_file` as ``earlier``.
+    """
+    records: list[logging.LogRecord] = []
+    with _trainer_handler(_Held(records), level):
+        yield records
+
+
+@contextmanager
+def log_to_file(
+    path: Path, level: int = logging.INFO, *, earlier: Sequence[logging.LogRecord] = ()
+) -> Iterator[Path]:
     """Copy the ``trainer`` loggers' records into ``path`` for the duration of the block.
 
     Nested blocks on the same file add no second handler (a command that logs before its tracked
     run starts, and the tracked run itself, write each line once).
+
+    Args:
+        path: the log file (appended to).
+        level: the lowest level written.
+        earlier: records logged before the file could exist (:func:`held_log_records`), written first.
     """
     logger = logging.getLogger("trainer")
     target = os.path.abspath(path)
-    if any(getattr(h, "baseFilename", None) == target for h in logger.handlers):
+    existing = [h for h in logger.handlers if getattr(h, "baseFilename", None) == target]
+    if existing:
+        _write_earlier(existing[0], earlier, level)
         yield path
         return
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    _write_earlier(handler, earlier, level)
+    try:
+        with _trainer_handler(handler, level):
+            yield path
+    finally:
+        handler.close()
+
+
+def _write_earlier(handler: logging.Handler, records: Sequence[logging.LogRecord], level: int) -> None:
+    for record in records:
+        if record.levelno >= level:
+            handler.handle(record)  # the file only: the console printed them when they were logged
+
+
+@contextmanager
+def _trainer_handler(handler: logging.Handler, level: int) -> Iterator[None]:
+    """``handler`` on the ``trainer`` logger for the block, which logs at ``level`` at least meanwhile."""
+    logger = logging.getLogger("trainer")
     old_level = logger.level
     logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > level:
         logger.setLevel(level)
     try:
-        yield path
+        yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old_level)
-        handler.close()

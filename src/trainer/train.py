@@ -38,10 +38,10 @@ from trainer.engine import Trainer, TrainingModule
 from trainer.engine.checkpoint import check_checkpoint_fits
 from trainer.engine.device import describe_device
 from trainer.engine.distributed import broadcast_object, is_rank_zero, process_group, read_on_rank_zero
-from trainer.errors import RunStopped, UserError
+from trainer.errors import RunStopped
 from trainer.redact import redact
 from trainer.reporting import RunOutputs, make_figures, package_model, record_run_files
-from trainer.run_dir import log_to_file, readable_run_name
+from trainer.run_dir import held_log_records, log_to_file, readable_run_name
 from trainer.tracked_run import RunFolder, tracked_run
 from trainer.tracking.base import Logger, NullLogger
 from trainer.tracking.params import flatten_config
@@ -129,6 +129,11 @@ def train(
     if not is_rank_zero():  # another process of a DDP run: it fits and tests beside rank 0, no more
         return _follow_rank_zero(cfg, extra_callbacks=callbacks, test=outputs.test)
     run_name = cfg.run_name or readable_run_name(composed.choices, composed.overrides)
+    # Everything a mistake in the config, data, checkpoint, tracking store or Trainer options can
+    # break is built before the run folder is made and announced: such a mistake leaves no folder.
+    # Building logs the data's lines; they go into train.log once it exists.
+    with held_log_records() as building_lines:
+        parts = _build_run(cfg, extra_callbacks=callbacks)
     folder = RunFolder.open(chosen=cfg.paths.run_dir, runs_dir=cfg.paths.runs_dir, run_name=run_name)
     run_dir = folder.path
     broadcast_object(str(run_dir))  # to the other processes of a DDP run: their checkpoint paths
@@ -137,15 +142,9 @@ def train(
         cfg.run_name = run_name
     folder.write_config(cfg, composed.overrides, composed.hydra)
 
-    with log_to_file(run_dir / "train.log"):
+    with log_to_file(run_dir / "train.log", earlier=building_lines):
         log.info("Run %s in %s", run_name, run_dir)
-        try:
-            parts = _build_run(cfg, run_dir, extra_callbacks=callbacks)
-        except UserError:
-            # A mistake in the config, data or checkpoint, found before anything ran: the
-            # folder would hold nothing but the config, so it goes (the error is printed).
-            folder.discard()
-            raise
+        _place_in(cfg, parts, run_dir)
         datamodule, module, logger, trainer = parts.datamodule, parts.module, parts.logger, parts.trainer
         result = RunResult(metrics={}, run_dir=run_dir)
         try:
@@ -186,9 +185,10 @@ class _RunParts:
     module: TrainingModule
     logger: Logger
     trainer: Trainer
-    config: dict[str, Any]  # the resolved run config, credentials masked (params, checkpoints)
     resume_run_id: str | None
     resume_step: int | None = None
+    # The resolved run config, credentials masked (params, checkpoints); set by _place_in.
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 def _follow_rank_zero(cfg: DictConfig, *, extra_callbacks: Sequence[object], test: bool) -> RunResult:
@@ -198,8 +198,10 @@ def _follow_rank_zero(cfg: DictConfig, *, extra_callbacks: Sequence[object], tes
     writes them and alone reads them back (the best one for the test, one to resume from), then
     sends the weights: this process may run on another machine, whose disk has no run folder.
     """
+    # In rank 0's order (build, then the folder's path), so the collectives of each step line up.
+    parts = _build_run(cfg, extra_callbacks=extra_callbacks, rank_zero=False)
     run_dir = Path(broadcast_object(""))
-    parts = _build_run(cfg, run_dir, extra_callbacks=extra_callbacks, rank_zero=False)
+    _place_in(cfg, parts, run_dir)
     metrics = _fit_and_test(cfg, parts.trainer, parts.module, parts.datamodule, test=test)
     checkpoint = parts.trainer.checkpoint_callback
     return RunResult(
@@ -211,10 +213,8 @@ def _follow_rank_zero(cfg: DictConfig, *, extra_callbacks: Sequence[object], tes
     )
 
 
-def _build_run(
-    cfg: DictConfig, run_dir: Path, *, extra_callbacks: Sequence[object], rank_zero: bool = True
-) -> _RunParts:
-    """Everything a run needs, built and checked before the tracking run opens."""
+def _build_run(cfg: DictConfig, *, extra_callbacks: Sequence[object], rank_zero: bool = True) -> _RunParts:
+    """Everything a run needs, built and checked before its folder exists (see :func:`_place_in`)."""
     datamodule, module = build_data_and_module(cfg)
     resume_run_id = None
     resume_step = None
@@ -229,14 +229,13 @@ def _build_run(
 
         # Only rank 0 needs the file: other ranks may run on machines that do not have it.
         resume_run_id, resume_step = read_on_rank_zero(where_it_stopped)
+    # The logger checks its tracking store when built: a store that can never work stops here.
     logger = build_logger(cfg) if rank_zero else NullLogger()
-    config = run_config(cfg)
+    # The Trainer checks its options when made. It writes nothing until it fits, so it is made
+    # now and pointed at the run folder once that exists (_place_in).
+    callbacks = [*build_callbacks(cfg), *extra_callbacks]
     trainer = build_trainer(
-        cfg,
-        run_dir=run_dir,
-        callbacks=[*build_callbacks(cfg), *extra_callbacks],
-        logger=logger,
-        config=config,
+        cfg, run_dir=Path(cfg.paths.runs_dir), callbacks=callbacks, logger=logger, config={}
     )
     log.info(
         "Model: %s parameters on %s, precision %s.",
@@ -244,7 +243,14 @@ def _build_run(
         trainer.device,
         trainer.precision,
     )
-    return _RunParts(datamodule, module, logger, trainer, config, resume_run_id, resume_step)
+    return _RunParts(datamodule, module, logger, trainer, resume_run_id, resume_step)
+
+
+def _place_in(cfg: DictConfig, parts: _RunParts, run_dir: Path) -> None:
+    """Point the built run at its folder, and resolve the run config (it records ``paths.run_dir``)."""
+    parts.trainer.default_root_dir = run_dir
+    parts.config = run_config(cfg)
+    parts.trainer.config = parts.config
 
 
 def _fit_and_test(

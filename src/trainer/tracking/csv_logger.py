@@ -19,17 +19,21 @@ class CSVLogger(Logger):
     loop never waits on the disk.
 
     Args:
-        save_dir: the run folder.
+        save_dir: where the files go; None: the run folder the run starts in (a command builds
+            its logger before it makes the folder, so that a mistake leaves none).
         flush_every: points buffered before a write.
     """
 
-    def __init__(self, *, save_dir: str | Path, flush_every: int = 1000) -> None:
-        self.save_dir = Path(save_dir)
-        self.save_dir.mkdir(parents=True, exist_ok=True)
-        self.metrics_path = self.save_dir / "metrics.csv"
+    def __init__(self, *, save_dir: str | Path | None = None, flush_every: int = 1000) -> None:
+        self.chosen_dir = Path(save_dir) if save_dir is not None else None
         self.flush_every = flush_every
         self._rows: list[tuple[int, str, float]] = []
-        self._header_written = self.metrics_path.exists()
+        self.save_dir = self.chosen_dir or Path(".")  # known at start
+        self._header_written = False
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.save_dir / "metrics.csv"
 
     def start(
         self,
@@ -42,7 +46,9 @@ class CSVLogger(Logger):
         resume_from: Path | None = None,
         run_key: str | None = None,
     ) -> None:
-        return None
+        self.save_dir = self.chosen_dir or Path(run_dir)
+        self.save_dir.mkdir(parents=True, exist_ok=True)
+        self._header_written = self.metrics_path.exists()
 
     def location_lines(self) -> list[str]:
         return [f"metrics: {self.metrics_path}"]
