@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from trainer.data import CsvSource, TabularDataModule
+from trainer.data.feature_layout import FeatureLayout
 from trainer.data.preprocessing import split_column_kinds
 from trainer.errors import DataError
 from trainer.tasks import infer_task
@@ -156,3 +157,37 @@ def test_boolean_columns_with_gaps_are_categories_too(write_csv: WriteCsv) -> No
     datamodule.setup()
     assert datamodule.categorical_columns_ == ["insured"]
     assert datamodule.feature_names_ == ["x", "insured_False", "insured_True", "insured_missing"]
+
+
+def test_a_column_without_values_in_the_training_rows_is_left_out_with_one_warning(
+    write_csv: WriteCsv, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 'blank' is empty everywhere; 'late' only has values in the last (test) rows of a time split.
+    lines = ["t,amount,blank,late,kind,y"]
+    lines += [f"{i},{i * 1.5},,{i if i >= 90 else ''},{'ab'[i % 2]},{i % 2}" for i in range(100)]
+    datamodule = TabularDataModule(
+        source=CsvSource(path=str(write_csv("gaps.csv", lines))),
+        target="y",
+        split="time",
+        time_column="t",
+        val_fraction=0.1,
+        test_fraction=0.1,
+    )
+    with caplog.at_level("WARNING", logger="trainer"):
+        datamodule.setup()
+    assert datamodule.feature_names_ == ["amount", "kind_a", "kind_b"]
+    assert datamodule.raw_table().columns == ["amount", "kind"]
+    # What the fraud study and the embedding model read back from the fitted preprocessing.
+    layout = FeatureLayout.from_preprocessor(datamodule.preprocessor_)
+    assert layout.raw_columns == ["amount", "kind", "kind"] and datamodule.categorical_cardinalities == [2]
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith("Columns 'blank', 'late' of ") and "data.drop=[blank,late]" in warning
+
+
+def test_a_table_whose_features_are_all_empty_is_refused(write_csv: WriteCsv) -> None:
+    lines = ["a,b,y", *(f",,{i % 2}" for i in range(40))]
+    datamodule = TabularDataModule(source=CsvSource(path=str(write_csv("blank.csv", lines))), target="y")
+    with pytest.raises(
+        DataError, match=r"No feature column of .*blank.csv has a value in the training rows \(a, b\)"
+    ):
+        datamodule.setup()

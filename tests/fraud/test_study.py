@@ -248,3 +248,44 @@ def test_real_claims_file_time_split(tmp_path: Path) -> None:
     table = result.table.set_index("approach")
     assert table.loc["no_skill", "ap"] == pytest.approx(0.052, abs=0.002)  # 1996's fraud rate
     assert table.loc["hgb", "ap"] > 0.08 and table.loc["weighted", "ap"] > table.loc["no_skill", "ap"]
+
+
+def _small_table(path: Path, *, rows: int = 240, categorical: bool = True, empty: bool = False) -> Path:
+    """A small fraud table: two numeric columns (fraud rows sit apart), a category, 1 in 6 fraud."""
+    fraud = [int(i % 6 == 0) for i in range(rows)]
+    frame = pd.DataFrame(
+        {
+            "amount": [i % 17 + 10.0 * f for i, f in enumerate(fraud)],
+            "age": [20 + i % 43 for i in range(rows)],
+            "fraud": fraud,
+        }
+    )
+    if categorical:
+        frame["kind"] = ["abc"[i % 3] for i in range(rows)]
+    if empty:
+        frame["notes"] = math.nan
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_column_without_values_is_left_out_as_trainer_train_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _small_table(tmp_path / "gaps.csv", empty=True)
+    with caplog.at_level("WARNING", logger="trainer"):
+        result = run_study(
+            compose_config(
+                study_overrides(
+                    tmp_path,
+                    "data=csv",
+                    f"data.source.path={path}",
+                    "data.target=fraud",
+                    "fraud.approaches=[plain,smotenc,hgb]",
+                ),
+                config_name="fraud",
+            ),
+            print_table=False,
+        )
+    assert list(result.table["approach"]) == ["plain", "smotenc", "hgb"]
+    assert any("Column 'notes' of " in r.getMessage() for r in caplog.records)
+    assert "notes" not in set(result.importance["column"])  # type: ignore[index]

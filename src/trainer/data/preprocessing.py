@@ -7,6 +7,7 @@ Numeric columns: median imputation, then standard scaling. Categorical columns: 
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +18,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from trainer.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 def check_columns(frame: pd.DataFrame, names: Sequence[str], *, key: str, where: str) -> None:
@@ -71,6 +74,39 @@ def split_column_kinds(
             )
         numeric.append(str(column))
     return numeric, categories
+
+
+def leave_out_empty_columns(
+    train_rows: pd.DataFrame, numeric: Sequence[str], categorical: Sequence[str], *, where: str
+) -> tuple[list[str], list[str]]:
+    """``numeric`` and ``categorical`` without the columns that hold no value in the training rows.
+
+    The imputer has nothing to learn from such a column (scikit-learn's drops it from its output,
+    so the features would no longer match the columns); every command leaves it out here, with
+    one warning naming it.
+
+    Raises:
+        DataError: no feature column has a value in the training rows.
+    """
+    empty = [str(c) for c in train_rows.columns if train_rows[c].isna().all()]
+    if not empty:
+        return list(numeric), list(categorical)
+    if len(empty) == len(train_rows.columns):
+        raise DataError(
+            f"No feature column of {where} has a value in the training rows ({', '.join(empty[:10])}); "
+            "check the file, its separator (data.source.sep) and data.drop."
+        )
+    names = ", ".join(map(repr, empty))
+    log.warning(
+        "%s of %s %s no value in the training rows and %s left out of the features; "
+        "data.drop=[%s] says so and silences this.",
+        f"Column {names}" if len(empty) == 1 else f"Columns {names}",
+        where,
+        "has" if len(empty) == 1 else "have",
+        "is" if len(empty) == 1 else "are",
+        ",".join(empty),
+    )
+    return [c for c in numeric if c not in empty], [c for c in categorical if c not in empty]
 
 
 def build_preprocessor(numeric: Sequence[str], categorical: Sequence[str]) -> ColumnTransformer:

@@ -19,6 +19,7 @@ from trainer.data.preprocessing import (
     build_preprocessor,
     check_columns,
     coerce_numeric,
+    leave_out_empty_columns,
     split_column_kinds,
 )
 from trainer.data.raw_table import RawTable
@@ -176,6 +177,10 @@ class TabularDataModule(DataModule):
             name: frame.iloc[getattr(self.indices_, name)].reset_index(drop=True)
             for name in ("train", "val", "test")
         }
+        numeric, categorical = leave_out_empty_columns(
+            feature_frame.iloc[self.indices_.train], numeric, categorical, where=where
+        )
+        feature_frame = feature_frame[[c for c in feature_frame.columns if c in {*numeric, *categorical}]]
         train_rows = feature_frame.iloc[self.indices_.train]
         self.preprocessor_: ColumnTransformer = build_preprocessor(numeric, categorical)
         self.preprocessor_.fit(train_rows)  # statistics of the training rows only
