@@ -61,3 +61,27 @@ def test_override_formatting() -> None:
 def test_bad_space_messages(params: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_space(params)
+
+
+def test_a_typo_in_a_multirun_override_is_named_as_the_user_wrote_it() -> None:
+    from trainer.sweep.checks import check_space
+    from trainer.sweep.multirun import split_multirun
+
+    space, _ = split_multirun(["optimizer=adam,sgdd", "optimizer.lr=0.1,0.2"])
+    assert space is not None
+    with pytest.raises(ConfigError) as caught:
+        check_space(space, base_overrides=[])
+    assert str(caught.value).startswith("optimizer=adam,sgdd: 'sgdd' is not an option of conf/optimizer/")
+    assert "hparams_search" not in str(caught.value)
+    space, _ = split_multirun(["optimizer.lrr=0.1,0.2"])
+    assert space is not None
+    with pytest.raises(ConfigError, match=r"^optimizer.lrr=0.1,0.2: optimizer.lrr=") as caught:
+        check_space(space, base_overrides=[])
+
+
+def test_a_multirun_override_hydra_cannot_parse_gets_the_way_to_write_it() -> None:
+    from trainer.sweep.multirun import split_multirun
+
+    with pytest.raises(ConfigError) as caught:
+        split_multirun(["data.source.sep=;", "optimizer.lr=0.1,0.2"])
+    assert "double quotes" in str(caught.value)

@@ -75,7 +75,8 @@ def test_the_sweep_names_its_own_key(blocker: Path) -> None:
 
 
 def test_a_sweep_storage_that_can_be_made_still_opens(tmp_path: Path) -> None:
-    storage = open_storage(f"journal:{tmp_path}/new/study.log")  # its folders are made, as before
+    (tmp_path / "new").mkdir()
+    storage = open_storage(f"journal:{tmp_path}/new/study.log")
     assert storage.get_all_studies() == []
     assert not [p for p in (tmp_path / "new").iterdir() if p.name.startswith(".trainer-write-check")]
 
@@ -95,3 +96,12 @@ def test_a_read_only_folder_is_named(tmp_path: Path) -> None:
         assert "is not writable (Permission denied)" in _sweep_error(f"journal:{folder}/study.log")
     finally:
         folder.chmod(0o700)
+
+
+@pytest.mark.parametrize("form", ["sqlite:///{}/mistyped/optuna.db", "journal:{}/mistyped/study.log"])
+def test_a_sweep_storage_in_a_missing_folder_is_refused_not_made(tmp_path: Path, form: str) -> None:
+    # A mistyped folder would otherwise hold a new, empty study: the sweep would start from trial 0.
+    message = _sweep_error(form.format(tmp_path))
+    assert f"is in a folder that does not exist ('{tmp_path}/mistyped')" in message
+    assert f"mkdir -p {tmp_path}/mistyped" in message
+    assert not (tmp_path / "mistyped").exists()

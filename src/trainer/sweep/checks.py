@@ -71,13 +71,13 @@ def check_space(space: SearchSpace, *, base_overrides: Sequence[str]) -> None:
             options = groups.get(param.key)
             if options is None:
                 raise ConfigError(
-                    f"hparams_search.params.{param.key} has type group, but conf/ has no group "
+                    f"{param.where} has type group, but conf/ has no group "
                     f"{param.key!r}; groups: {', '.join(sorted(groups))}."
                 )
             bad = [c for c in param.choices if c not in options]
             if bad:
                 raise ConfigError(
-                    f"hparams_search.params.{param.key}: {bad[0]!r} is not an option of conf/{param.key}/; "
+                    f"{param.where}: {bad[0]!r} is not an option of conf/{param.key}/; "
                     f"options: {', '.join(options)}."
                 )
         _check_known_range(param)
@@ -91,7 +91,7 @@ def check_space(space: SearchSpace, *, base_overrides: Sequence[str]) -> None:
             try:
                 validate_config(compose_config(overrides).cfg)
             except ConfigError as exc:
-                raise ConfigError(f"hparams_search.params.{param.key}={value!r}: {exc}") from None
+                raise ConfigError(f"{param.where}: {param.key}={value!r}: {exc}") from None
 
 
 def _fits(composed: dict[tuple[str, ...], DictConfig], conditions: list[str], key: str, value: Any) -> bool:
@@ -141,11 +141,11 @@ def _check_known_range(param: Param) -> None:
         [param.low, param.high] if param.numeric else [c for c in param.choices if isinstance(c, int | float)]
     )
     if allowed.whole and param.kind == "float":
-        raise ConfigError(f"hparams_search.params.{param.key} takes whole numbers; use type: int.")
+        raise ConfigError(f"{param.where} takes whole numbers; use type: int.")
     for value in values:
         if value is not None and not allowed.holds(float(value)):
             raise ConfigError(
-                f"hparams_search.params.{param.key}: {value:g} is outside what "
+                f"{param.where}: {value:g} is outside what "
                 f"{param.key} accepts {allowed.interval()}; narrow the range."
             )
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from trainer.config.compose import group_options
+from trainer.config.override_syntax import explain_unparsable
 from trainer.errors import ConfigError
 from trainer.sweep.space import Param, SearchSpace
 
@@ -29,6 +30,9 @@ def split_multirun(overrides: Sequence[str]) -> tuple[SearchSpace | None, list[s
     try:
         parsed = parser.parse_overrides(list(overrides))
     except Exception as exc:
+        explained = explain_unparsable(overrides)  # the way to write it, as trainer train says
+        if explained:
+            raise ConfigError(explained) from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"Could not parse the overrides {list(overrides)}: {first}.") from None
     groups = set(group_options())
@@ -45,7 +49,9 @@ def split_multirun(overrides: Sequence[str]) -> tuple[SearchSpace | None, list[s
         key = override.get_key_element()
         values = list(override.sweep_string_iterator())
         kind = "group" if key in groups else "categorical"
-        params.append(Param(key=key, kind=kind, choices=tuple(values), raw=kind == "categorical"))
+        params.append(
+            Param(key=key, kind=kind, choices=tuple(values), raw=kind == "categorical", written=text)
+        )
     if not params:
         return None, fixed
     return SearchSpace(params=tuple(params)), fixed

@@ -43,6 +43,8 @@ class Param:
         choices: choices of a categorical or group parameter.
         when: sample only when each named earlier parameter took one of the listed values.
         raw: choices are Hydra value strings used as typed (``trainer train -m``).
+        written: the override the user typed, when the parameter came from one (``trainer train
+            -m optimizer=adam,sgd``): messages name it instead of a search-space key.
     """
 
     key: str
@@ -54,6 +56,12 @@ class Param:
     choices: tuple[Any, ...] = ()
     when: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
     raw: bool = False
+    written: str = ""
+
+    @property
+    def where(self) -> str:
+        """How messages name the parameter: as the user wrote it."""
+        return self.written or f"hparams_search.params.{self.key}"
 
     @property
     def numeric(self) -> bool:

@@ -54,16 +54,16 @@ def open_storage(
 
     Raises:
         UserError: the database cannot be reached or opened; the message names it (without password).
-        ConfigError: a sqlite or journal file that cannot be created there (under a regular file,
-            in a folder that is not writable).
+        ConfigError: a sqlite or journal file that cannot be created there (in a folder that does
+            not exist, under a regular file, in a folder that is not writable).
     """
     text = url.strip()
     if is_memory(text):
         return optuna.storages.InMemoryStorage()
     if text.startswith(JOURNAL_PREFIX) or text.endswith((".log", ".journal")):
         path = Path(text.removeprefix(JOURNAL_PREFIX)).expanduser()
-        check_store_path(path, key="sweep.storage", value=text, create_folders=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # A missing folder is refused, not made: a mistyped path would start the study again.
+        check_store_path(path, key="sweep.storage", value=text)
         return JournalStorage(JournalFileBackend(str(path)))
     if "://" not in text:
         raise UserError(
@@ -74,8 +74,7 @@ def open_storage(
     engine_kwargs: dict[str, Any] = {}
     if text.startswith("sqlite:///"):
         database = Path(text.removeprefix("sqlite:///")).expanduser()
-        check_store_path(database, key="sweep.storage", value=text, create_folders=True)
-        database.parent.mkdir(parents=True, exist_ok=True)
+        check_store_path(database, key="sweep.storage", value=text)
         # Several processes on one sqlite file wait for the lock instead of failing at once.
         engine_kwargs = {"connect_args": {"timeout": 60}}
     elif text.startswith(("postgresql", "postgres")):
