@@ -138,7 +138,10 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt as exc:
         # SIGTERM or a first Ctrl-C during a fit: a checkpoint was saved at a step boundary.
         checkpoint = getattr(exc, "checkpoint", None)
-        if checkpoint is not None and rank_zero():  # rank 0 says it for all processes of a DDP run
+        advice = getattr(exc, "advice", None)  # a command that knows better how to go on (a sweep)
+        if advice and rank_zero():
+            print(advice, file=sys.stderr)
+        elif checkpoint is not None and rank_zero():  # rank 0 says it for all processes of a DDP run
             print(f"{exc}\nResume: trainer train <same overrides> ckpt_path={checkpoint}", file=sys.stderr)
         elif rank_zero():
             print("Interrupted; the run folder keeps everything saved so far.", file=sys.stderr)

@@ -108,6 +108,9 @@ def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trial
         first.wait(timeout=120)
     finally:
         first.kill()
+    if stop == signal.SIGINT:  # the advice is to run the same sweep again, not a lone trainer train
+        said = tail(log)
+        assert "run the same command again: trainer sweep" in said and "ckpt_path" not in said, said
     left = {t.number: t.state for t in trials_of(storage, "mlp")}
     # SIGKILL leaves the trial RUNNING; Ctrl-C records it FAIL and queues it again.
     assert left[stopped] == (TrialState.RUNNING if stop == signal.SIGKILL else TrialState.FAIL)

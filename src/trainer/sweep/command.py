@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import shlex
 import sys
+from collections.abc import Iterator
 
 from omegaconf import OmegaConf, open_dict
 
@@ -31,8 +34,24 @@ def sweep_command(args: list[str], *, print_config: bool = False) -> int:
     if print_config:
         print(OmegaConf.to_yaml(compose_sweep(args).cfg))
         return 0
-    results = run_sweep(args)
+    with _continue_advice(["trainer", "sweep", *args]):
+        results = run_sweep(args)
     return 0 if any(r.counts.get("COMPLETE") for r in results) else 1
+
+
+@contextlib.contextmanager
+def _continue_advice(command: list[str]) -> Iterator[None]:
+    """On Ctrl-C, tell the CLI what to say: the study continues where it stopped when the same
+    command runs again (the trial that was running is queued again). A trial's checkpoint is no
+    way back in: ``trainer train ckpt_path=...`` would train outside the study."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        exc.advice = (  # type: ignore[attr-defined]
+            "Interrupted; the trial that was running is queued again and the finished ones are kept. "
+            f"To continue the study, run the same command again: {shlex.join(command)}"
+        )
+        raise
 
 
 def multirun_command(args: list[str], *, print_config: bool = False) -> int:
@@ -64,7 +83,8 @@ def multirun_command(args: list[str], *, print_config: bool = False) -> int:
         file=sys.stdout,
         flush=True,
     )
-    results = run_sweep([*fixed, *sweep_args], space=space, settings=settings)
+    with _continue_advice(["trainer", "train", *MULTIRUN_FLAGS[:1], *args]):
+        results = run_sweep([*fixed, *sweep_args], space=space, settings=settings)
     return 0 if any(r.counts.get("COMPLETE") for r in results) else 1
 
 
