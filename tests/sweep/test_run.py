@@ -76,6 +76,13 @@ def test_sweep_reaches_n_trials_with_parent_and_children_then_resumes(
     )
     assert len(_load(storage, "s1").trials) == 3
     assert again.parent_run_id == parents[0].info.run_id
+    # Another process that ends on the same study (a worker, a rerun with nothing left to do)
+    # records nothing the parent run already holds: each summary metric once per step.
+    run_sweep(bigger, stream=io.StringIO())
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    for metric in ("best/val/loss", "trials/complete"):
+        history = [(m.step, m.value) for m in client.get_metric_history(parents[0].info.run_id, metric)]
+        assert len(history) == len(set(history)) == 2, (metric, history)
 
 
 @pytest.mark.slow

@@ -156,12 +156,31 @@ def record_outcome(
         values.update({f"refit/{k}": v for k, v in refit.metrics.items() if k.startswith("test/")})
     if len(metrics) > 1:
         tags["pareto.trials"] = ",".join(str(t.number) for t in study.best_trials)
-    logger.log_metrics(values, step=len(study.trials))
+    logger.log_metrics(_not_yet_recorded(study, values, step=len(study.trials)), step=len(study.trials))
     logger.set_tags(tags)
     for path in files:
         logger.log_artifact(path, artifact_path="summary")
     for path in plots:
         logger.log_artifact(path, artifact_path="plots")
+
+
+#: Study attribute: each summary metric's last recorded (step, value) on the parent run.
+OUTCOME_ATTR = "parent_outcome"
+
+
+def _not_yet_recorded(study: optuna.Study, values: dict[str, float], *, step: int) -> dict[str, float]:
+    """The summary metrics the parent run does not already hold at ``step`` with the same value.
+
+    Every process that works on a study (each machine, each rerun) records its outcome when it
+    ends; those that end together would log each metric once apiece at the same step. The study
+    remembers what was recorded, so each (step, value) reaches the parent run once.
+    """
+    recorded = study.user_attrs.get(OUTCOME_ATTR)
+    recorded = recorded if isinstance(recorded, dict) else {}
+    fresh = {k: v for k, v in values.items() if recorded.get(k) != [step, v]}
+    if fresh:
+        study.set_user_attr(OUTCOME_ATTR, {**recorded, **{k: [step, v] for k, v in fresh.items()}})
+    return fresh
 
 
 def _refit_tags(refit: Refit) -> dict[str, Any]:
