@@ -28,6 +28,7 @@ import torch
 
 from trainer.engine.checkpoint import load_checkpoint, save_checkpoint
 from trainer.engine.device import move_to_device
+from trainer.engine.divergence import divergence
 from trainer.engine.evaluation import evaluation_pass
 from trainer.engine.loaders import (
     batch_size_of,
@@ -171,6 +172,7 @@ class Trainer(TrainerSetup):
                 self.callback_metrics = metrics
                 self.history.append({"epoch": self.current_epoch, "step": self.global_step, **metrics})
                 self.log_metrics({**metrics, **perf, "epoch": self.current_epoch}, step=self.global_step)
+                self._stop_if_diverged()
                 self._call("on_train_epoch_end", module, metrics)
                 self.strategy.agree_to_stop(self._preemption, self._deadline)
                 if self._preemption.signum:  # arrived during validation: stop at this boundary
@@ -251,6 +253,17 @@ class Trainer(TrainerSetup):
         last = seen == full_length(loader)  # the loader's final batch may be partial
         rows = rows_trained(seen - start, batch, ends_epoch=last, batch_size=batch_size_of(loader))
         return total_loss / max(seen, 1), rows * self.world.world_size  # every rank trains as many
+
+    def _stop_if_diverged(self) -> None:
+        """A finite loss grown by orders of magnitude: say so, tag the run, stop (every rank sees
+        the same reduced loss, so all stop together)."""
+        if self.diverged is not None:
+            return
+        self.diverged = divergence(self.history)
+        if self.diverged is not None:
+            log.warning("Stopping: %s.", self.diverged)
+            self.logger.set_tags({"training.diverged": self.diverged})
+            self.should_stop = True
 
     def _reached_limits(self) -> bool:
         return 0 <= self.max_steps <= self.global_step or self.strategy.out_of_time(self._deadline)

@@ -200,6 +200,7 @@ class TrainerSetup:
         )
         self.callback_metrics: dict[str, float] = {}
         self.history: list[dict[str, float]] = []  # one row per epoch: epoch, step and metrics
+        self.diverged: str | None = None  # why training stopped as diverged (engine.divergence)
         self.config: dict[str, Any] | None = None  # resolved run config, stored in checkpoints
         self._module: TrainingModule | None = None
         self._training_step: TrainingStep | None = None  # the strategy's, during a fit

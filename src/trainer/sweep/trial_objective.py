@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import optuna
 from omegaconf import open_dict
 
+from trainer.engine.divergence import divergence
 from trainer.interrupts import interrupts_received
 from trainer.reporting import RunOutputs
 from trainer.run_dir import unused_run_dir
@@ -122,6 +123,10 @@ class TrialObjective:
         trial.set_user_attr("run_id", result.tracking_run_id)
         trial.set_user_attr("run_dir", str(result.run_dir))
         trial.set_user_attr("epochs", len(result.history))
+        diverged = divergence(result.history)
+        if diverged is not None:  # a finite value, but not one the sampler should learn from
+            trial.set_user_attr("fail_reason", diverged)
+            raise ValueError(diverged)
         # The epoch the checkpoint keeps, not the last one (trial_value).
         row = best_epoch_row(
             result.history, metric=self.settings.metrics[0], direction=self.settings.directions[0]
