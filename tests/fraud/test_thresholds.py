@@ -98,3 +98,24 @@ def test_threshold_defaults_are_stated_alike_in_code_and_conf() -> None:
     assert stated == []
     conf = compose_config([], config_name="fraud").cfg.fraud.threshold
     assert {key: conf[key] for key in signature} == signature
+
+
+def test_a_threshold_that_flags_every_validation_row_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="trainer"):
+        ThresholdSelector(rule="top_k", k=3).fit(Y, S)
+        assert caplog.records == []
+        ThresholdSelector(rule="top_k", k=100).fit(Y, S)
+        assert caplog.messages == [
+            "fraud.threshold.rule=top_k with k=100 flags every row: the validation split has only 10 rows. "
+            "Choose fraud.threshold.k below 10, or rule=top_fraction."
+        ]
+        caplog.clear()
+        # The lowest-scored row is fraud: catching all of it takes every row.
+        ThresholdSelector(rule="target_recall", recall=1.0).fit(
+            np.array([1, 0, 0, 1]), np.array([0.1, 0.2, 0.3, 0.4])
+        )
+    assert caplog.messages[0].startswith(
+        "fraud.threshold.rule=target_recall (recall=1.0) flags every one of the 4 validation rows"
+    )

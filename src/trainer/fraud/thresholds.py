@@ -186,10 +186,26 @@ class ThresholdSelector:
         setting = math.nan if rule.setting is None else float(self.settings()[rule.setting])
         self.threshold_ = float(rule.choose(y, scores, setting))
         alerts = scores >= self.threshold_
+        if alerts.all() and len(y) > 1:
+            log.warning("%s", self.every_row_flagged(len(y)))
         caught = int((alerts & (y == 1)).sum())
         self.val_precision_ = caught / max(int(alerts.sum()), 1)
         self.val_recall_ = caught / max(positives, 1)
         return self
+
+    def every_row_flagged(self, rows: int) -> str:
+        """Why every one of ``rows`` validation rows is an alert, and what to change."""
+        if self.rule == "top_k" and self.k >= rows:
+            return (
+                f"fraud.threshold.rule=top_k with k={self.k} flags every row: the validation split has "
+                f"only {rows} rows. Choose fraud.threshold.k below {rows}, or rule=top_fraction."
+            )
+        setting = RULES[self.rule].setting
+        value = f" ({setting}={self.settings()[setting]})" if setting else ""
+        return (
+            f"fraud.threshold.rule={self.rule}{value} flags every one of the {rows} validation rows: "
+            "the threshold is at or below the lowest score, so every row is an alert."
+        )
 
     def predict(self, scores: np.ndarray) -> np.ndarray:
         """0/1 alerts for ``scores`` (``score >= threshold_``)."""
