@@ -49,7 +49,8 @@ def build_datamodule(cfg: DictConfig) -> DataModule:
     options = OmegaConf.to_container(cfg.resample, resolve=True) if cfg.get("resample") else None
     if isinstance(options, dict) and options.get("name", "none") != "none":
         # Data other than a table refuses (DataModule.resample_training_rows' default).
-        datamodule.resample_training_rows(_resampler({str(k): v for k, v in options.items()}, cfg.seed))
+        resampler = Resampler.from_options({str(k): v for k, v in options.items()}, random_state=cfg.seed)
+        datamodule.resample_training_rows(resampler)
     return datamodule
 
 
@@ -62,14 +63,6 @@ def build_tabular_datamodule(cfg: DictConfig) -> DataModule:
             "Choose a table option, e.g. data=csv or data=fraud_oracle."
         )
     return datamodule
-
-
-def _resampler(options: dict[str, Any], seed: int) -> Resampler:
-    valid = [p for p in inspect.signature(Resampler).parameters if p != "random_state"]
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise ConfigError(f"resample.{unknown[0]} is not a resample setting; valid: {', '.join(valid)}.")
-    return Resampler(random_state=seed, **options)
 
 
 def build_objective(cfg: DictConfig, datamodule: DataModule) -> Objective:

@@ -42,7 +42,7 @@ def test_no_synthetic_row_reaches_validation_or_test(
 
     before = {split: (x.clone(), y.clone()) for split, (x, y) in data.tensors.items()}
     seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    real = approaches._network_data
+    real = approaches.network_data
 
     def spy(
         data_: StudyData, train: tuple[torch.Tensor, torch.Tensor], *, seed: int | None = None
@@ -52,7 +52,7 @@ def test_no_synthetic_row_reaches_validation_or_test(
         seen.update(module.splits)
         return module
 
-    monkeypatch.setattr(approaches, "_network_data", spy)
+    monkeypatch.setattr(approaches, "network_data", spy)
     run_classifier(data, "smote", run_dir=tmp_path / "smote", logger=NullLogger())
     train_x, train_y = seen["train"]
     assert len(train_x) > len(before["train"][0])  # synthetic fraud rows were added to training

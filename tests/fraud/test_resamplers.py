@@ -100,6 +100,30 @@ def test_a_bad_sampling_strategy_gets_a_message_with_the_key() -> None:
         Resampler(name="random_over", sampling_strategy=0.01).fit_resample(x, y)
 
 
+def test_settings_are_checked_when_the_resampler_is_made_before_any_row() -> None:
+    with pytest.raises(
+        ConfigError, match=r"resample.sampling_strategy='half' is not known; choose one of auto"
+    ):
+        Resampler(name="smote", sampling_strategy="half")
+    with pytest.raises(
+        ConfigError, match=r"resample.sampling_strategy=1.5 must be a minority/majority ratio"
+    ):
+        Resampler(name="smote", sampling_strategy=1.5)
+    with pytest.raises(ConfigError, match=r"resample.m_neighbors=0 must be 1 or more"):
+        Resampler(name="svm_smote", m_neighbors=0)
+    with pytest.raises(ConfigError, match=r"resample.k_nieghbors is not a resample setting; valid: name, "):
+        Resampler.from_options({"name": "smote", "k_nieghbors": 3}, random_state=0)
+
+
+def test_adasyn_on_rows_with_no_majority_neighbour_is_a_data_error() -> None:
+    x, y = imbalanced(100, positives=20)
+    x[:20] += 100.0  # every minority row's neighbours are minority rows: ADASYN has nothing to weigh
+    with pytest.raises(
+        DataError, match=r"resample=adasyn cannot resample this training split: Not any neigbours"
+    ):
+        Resampler(name="adasyn").fit_resample(x, y)
+
+
 # ---------------------------------------------------------------------- helpers
 @pytest.fixture
 def mixed_layout() -> FeatureLayout:

@@ -289,3 +289,75 @@ def test_a_column_without_values_is_left_out_as_trainer_train_does(
     assert list(result.table["approach"]) == ["plain", "smotenc", "hgb"]
     assert any("Column 'notes' of " in r.getMessage() for r in caplog.records)
     assert "notes" not in set(result.importance["column"])  # type: ignore[index]
+
+
+# ---------------------------------------------------------------------- checked before training
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["fraud.threshold.rule=best_f2"],
+            r"fraud.threshold.rule='best_f2' is not known; choose one of best_f1",
+        ),
+        (["fraud.threshold.anomaly_rule=top"], r"fraud.threshold.anomaly_rule='top' is not known"),
+        (["fraud.threshold.recall=0"], r"fraud.threshold.recall=0.0 must be in \(0, 1\]"),
+        (["fraud.threshold.k=0"], r"fraud.threshold.k=0 must be 1 or more"),
+        (["fraud.ensemble=0"], r"fraud.ensemble=0 must be 1 or more"),
+        (["fraud.explain.n_repeats=0"], r"fraud.explain.n_repeats=0 must be 1 or more"),
+        (["fraud.pos_weight=-1"], r"fraud.pos_weight=-1 must be balanced .* or a number above 0"),
+        (["fraud.approaches=[plain,hgb,plain]"], r"fraud.approaches lists 'plain' twice"),
+        (
+            ["resample=smote", "resample.sampling_strategy=half"],
+            r"resample.sampling_strategy='half' is not known",
+        ),
+        # Found by building the networks and their Trainer once, after the data loaded.
+        (["optimizer.betas=[0.9,2.0]"], r"optimizer.betas=\[0.9, 2.0\] is out of range"),
+        (["trainer.max_epochs=0"], r"trainer.max_epochs=0 is out of range"),
+    ],
+)
+def test_every_setting_is_checked_before_anything_trains_or_any_folder_exists(
+    overrides: list[str], message: str, tmp_path: Path
+) -> None:
+    # hgb first: before these checks, it trained (and plain's network after it) before the
+    # threshold settings were read.
+    approaches = "fraud.approaches=[hgb,plain,autoencoder,smote]"
+    with pytest.raises(ConfigError, match=message):
+        _run(tmp_path, approaches, *overrides)
+    _assert_no_study_folder(tmp_path)
+
+
+def test_a_top_k_larger_than_validation_is_said_before_training(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _small_table(tmp_path / "t.csv")  # 240 rows: 36 in validation
+    overrides = [
+        "data=csv",
+        f"data.source.path={path}",
+        "data.target=fraud",
+        "fraud.threshold.rule=top_k",
+        "fraud.threshold.k=500",
+        "fraud.approaches=[plain]",
+    ]
+    with caplog.at_level("INFO", logger="trainer"):
+        _run(tmp_path, *overrides)
+    messages = [r.getMessage() for r in caplog.records]
+    warning = "fraud.threshold.rule=top_k with k=500 flags every row: the validation split has only 36 rows."
+    assert messages.index(next(m for m in messages if m.startswith(warning))) < messages.index(
+        "Approach plain"
+    )
+
+
+def test_a_store_that_can_never_work_leaves_no_study_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(UserError, match="which is a file, not a folder"):
+        run_study(
+            compose_config(
+                study_overrides(
+                    tmp_path, "fraud.approaches=[hgb]", tracking_uri=f"sqlite:///{blocker}/mlflow.db"
+                ),
+                config_name="fraud",
+            ),
+            print_table=False,
+        )
+    _assert_no_study_folder(tmp_path)

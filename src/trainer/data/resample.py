@@ -55,6 +55,23 @@ def check_sampler_name(name: str) -> str:
     return name
 
 
+#: The words imbalanced-learn takes for ``sampling_strategy`` (a float is a minority/majority ratio).
+STRATEGY_WORDS = ("auto", "minority", "majority", "not minority", "not majority", "all")
+
+
+def _check_sampling_strategy(value: float | str) -> None:
+    if isinstance(value, str):
+        if value not in STRATEGY_WORDS:
+            raise ConfigError(
+                f"resample.sampling_strategy={value!r} is not known; choose one of "
+                f"{', '.join(STRATEGY_WORDS)}, or a minority/majority ratio in (0, 1]."
+            )
+    elif isinstance(value, bool) or not 0.0 < float(value) <= 1.0:
+        raise ConfigError(
+            f"resample.sampling_strategy={value!r} must be a minority/majority ratio in (0, 1], or auto."
+        )
+
+
 class Resampler:
     """One configured imbalanced-learn sampler, with checks that speak the user's language.
 
@@ -84,10 +101,28 @@ class Resampler:
         self.name = check_sampler_name(name)
         if k_neighbors < 1:
             raise ConfigError(f"resample.k_neighbors={k_neighbors} must be 1 or more.")
+        if m_neighbors < 1:
+            raise ConfigError(f"resample.m_neighbors={m_neighbors} must be 1 or more.")
+        _check_sampling_strategy(sampling_strategy)
         self.sampling_strategy = sampling_strategy
         self.k_neighbors = k_neighbors
         self.m_neighbors = m_neighbors
         self.random_state = random_state
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any], *, random_state: int | None) -> Resampler:
+        """A Resampler from a ``resample:`` section's values (``name`` and the options above).
+
+        Raises:
+            ConfigError: a key that is not a setting (the valid ones listed), or a bad value.
+        """
+        import inspect
+
+        valid = [p for p in inspect.signature(cls).parameters if p != "random_state"]
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ConfigError(f"resample.{unknown[0]} is not a resample setting; valid: {', '.join(valid)}.")
+        return cls(random_state=random_state, **options)
 
     # ------------------------------------------------------------------ building
     def _build(self, layout: FeatureLayout | None) -> Any:
@@ -186,6 +221,10 @@ class Resampler:
         data = layout.fold(x) if self.name == "smotenc" and layout is not None else x
         try:
             x_new, y_new = self.sampler_.fit_resample(data, y)
+        except RuntimeError as exc:  # ADASYN: no minority row has a majority neighbour
+            raise DataError(
+                f"resample={self.name} cannot resample this training split: {' '.join(str(exc).split())}"
+            ) from None
         except ValueError as exc:  # e.g. a sampling_strategy that would remove minority rows
             raise DataError(
                 f"resample={self.name} (sampling_strategy={self.sampling_strategy!r}) failed: "

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from trainer.build import build_module_with
 from trainer.data.feature_layout import FeatureLayout
 from trainer.data.resample import SAMPLERS, Resampler
+from trainer.engine import TrainingModule
 from trainer.fraud.networks import ArraysDataModule, DenoisingAutoencoder, fit_network
 from trainer.fraud.references import GradientBoostingReference, IsolationForestReference
 from trainer.fraud.settings import FraudSettings
@@ -71,7 +72,7 @@ class ApproachResult:
     best_val_ap: float | None = None
 
 
-def _network_data(data: StudyData, train: Tensors, *, seed: int | None = None) -> ArraysDataModule:
+def network_data(data: StudyData, train: Tensors, *, seed: int | None = None) -> ArraysDataModule:
     return ArraysDataModule(
         train=train,
         val=data.tensors["val"],
@@ -115,7 +116,7 @@ def run_classifier(data: StudyData, name: str, *, run_dir: Path, logger: Logger)
         # their probabilities cancels much of one network's seed-to-seed spread in AP.
         seed = int(data.cfg.seed) + member
         torch.manual_seed(seed)
-        networks = _network_data(data, (x, y), seed=seed)
+        networks = network_data(data, (x, y), seed=seed)
         # Built as trainer train builds (l1/l2 checks included), around this approach's objective.
         module = build_module_with(data.cfg, networks, BinaryObjective(pos_weight=pos_weight))
         # The child run records the first member's curves; the others would overwrite its steps.
@@ -151,16 +152,24 @@ def run_classifier(data: StudyData, name: str, *, run_dir: Path, logger: Logger)
     )
 
 
-def run_autoencoder(data: StudyData, name: str, *, run_dir: Path, logger: Logger) -> ApproachResult:
-    """An autoencoder trained on normal training rows only; the score is the reconstruction error."""
+def autoencoder_module(data: StudyData) -> tuple[TrainingModule, ArraysDataModule]:
+    """The autoencoder of ``fraud.autoencoder`` and its rows: normal training rows only."""
     x, y = data.tensors["train"]
     normal = x[y == 0]  # (normal rows, features): fraud never shapes what "normal" looks like
     settings = data.settings.autoencoder
     node = OmegaConf.create(settings.model)
-    rows = _network_data(data, (normal, torch.zeros(len(normal))))
+    rows = network_data(data, (normal, torch.zeros(len(normal))))
     module = build_module_with(data.cfg, rows, ReconstructionObjective(), model_node=node)
     if settings.noise > 0:
         module.model = DenoisingAutoencoder(module.model, noise=settings.noise)
+    return module, rows
+
+
+def run_autoencoder(data: StudyData, name: str, *, run_dir: Path, logger: Logger) -> ApproachResult:
+    """An autoencoder trained on normal training rows only; the score is the reconstruction error."""
+    module, rows = autoencoder_module(data)
+    settings = data.settings.autoencoder
+    normal = rows.splits["train"][0]
     fitted = fit_network(
         data.cfg,
         module,

@@ -143,6 +143,24 @@ class FittedNetwork:
         return objective.predict(objective.evaluation_outputs(self.outputs(x), x)).numpy()
 
 
+def network_trainer(
+    cfg: DictConfig,
+    *,
+    run_dir: Path,
+    logger: Logger,
+    patience: int,
+    extra_callbacks: Sequence[Any] = (),
+) -> tuple[Trainer, ModelCheckpoint]:
+    """The Trainer a network of the study fits with: the configured one, early-stopped and
+    checkpointed on ``val/ap``; and its checkpoint callback. Making it checks the options."""
+    stopping = EarlyStopping(monitor=MONITOR, mode="max", patience=patience)
+    checkpoint = ModelCheckpoint(monitor=MONITOR, mode="max", save_top_k=1, save_last=False)
+    # Configured stoppers/checkpointers would watch another metric and compete with these two.
+    configured = [cb for cb in build_callbacks(cfg) if not isinstance(cb, EarlyStopping | ModelCheckpoint)]
+    callbacks = [*configured, stopping, checkpoint, *extra_callbacks]
+    return build_trainer(cfg, run_dir=run_dir, callbacks=callbacks, logger=logger), checkpoint
+
+
 def fit_network(
     cfg: DictConfig,
     module: TrainingModule,
@@ -154,12 +172,9 @@ def fit_network(
     extra_callbacks: Sequence[Any] = (),
 ) -> FittedNetwork:
     """Fit with early stopping and best-checkpoint keeping on ``val/ap``, then load the best weights."""
-    stopping = EarlyStopping(monitor=MONITOR, mode="max", patience=patience)
-    checkpoint = ModelCheckpoint(monitor=MONITOR, mode="max", save_top_k=1, save_last=False)
-    # Configured stoppers/checkpointers would watch another metric and compete with these two.
-    configured = [cb for cb in build_callbacks(cfg) if not isinstance(cb, EarlyStopping | ModelCheckpoint)]
-    callbacks = [*configured, stopping, checkpoint, *extra_callbacks]
-    trainer = build_trainer(cfg, run_dir=run_dir, callbacks=callbacks, logger=logger)
+    trainer, checkpoint = network_trainer(
+        cfg, run_dir=run_dir, logger=logger, patience=patience, extra_callbacks=extra_callbacks
+    )
     trainer.fit(module, data)
     best = checkpoint.best_model_path
     if best:  # the weights of the best validation AP, not of the last epoch

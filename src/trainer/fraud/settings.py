@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from trainer.data.resample import SAMPLERS
 from trainer.errors import ConfigError
+from trainer.fraud.thresholds import ThresholdSelector
 
 #: Approaches that are not a sampler name.
 BASE_APPROACHES = ("no_skill", "plain", "weighted", "autoencoder", "hgb", "isolation_forest")
@@ -81,6 +83,31 @@ def read_settings(node: DictConfig | None) -> FraudSettings:
         raise ConfigError(
             f"fraud.{key}: {str(exc).splitlines()[0]}. Fix it in conf/fraud.yaml or the command line."
         ) from None
+    check_settings(settings)
+    return settings
+
+
+#: Numeric settings outside the threshold rules -> (whether a value is allowed, the range in words).
+RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "patience": (lambda v: v >= 0, "0 or more"),
+    "ensemble": (lambda v: v >= 1, "1 or more"),
+    "precision_at_k": (lambda v: v >= 1, "1 or more"),
+    "autoencoder.noise": (lambda v: v >= 0, "0 or more (0 is off)"),
+    "explain.n_repeats": (lambda v: v >= 1, "1 or more"),
+    "explain.top_columns": (lambda v: v >= 1, "1 or more"),
+    "explain.max_rows": (lambda v: v >= 0, "0 or more"),
+    "references.hgb_max_iter": (lambda v: v >= 1, "1 or more"),
+    "references.hgb_learning_rate": (lambda v: v > 0, "above 0"),
+    "references.isolation_forest_trees": (lambda v: v >= 1, "1 or more"),
+}
+
+
+def check_settings(settings: FraudSettings) -> None:
+    """Every value of the ``fraud:`` section, checked before anything is loaded or trained.
+
+    Raises:
+        ConfigError: the first bad value, named with what it may be.
+    """
     unknown = [a for a in settings.approaches if a not in APPROACHES]
     if unknown:
         raise ConfigError(
@@ -90,8 +117,36 @@ def read_settings(node: DictConfig | None) -> FraudSettings:
         raise ConfigError(
             "fraud.approaches is empty; list at least one, e.g. fraud.approaches=[weighted,hgb]."
         )
-    if settings.patience < 0 or settings.precision_at_k < 1 or settings.ensemble < 1:
+    twice = sorted({a for a in settings.approaches if settings.approaches.count(a) > 1})
+    if twice:
+        raise ConfigError(f"fraud.approaches lists {twice[0]!r} twice; each approach runs once.")
+    for key, (allowed, in_words) in RANGES.items():
+        value: Any = settings
+        for part in key.split("."):
+            value = getattr(value, part)
+        if not allowed(value):
+            raise ConfigError(f"fraud.{key}={value} must be {in_words}.")
+    pos_weight = settings.pos_weight
+    number = isinstance(pos_weight, int | float) and not isinstance(pos_weight, bool)
+    if pos_weight is not None and pos_weight != "balanced" and not (number and pos_weight > 0):
         raise ConfigError(
-            "fraud.patience must be 0 or more, fraud.precision_at_k and fraud.ensemble 1 or more."
+            f"fraud.pos_weight={pos_weight!r} must be balanced (negatives / positives in training) "
+            "or a number above 0."
         )
-    return settings
+    threshold = settings.threshold
+    # The selector checks its rule and every setting's range; the anomaly rule is checked too.
+    rules = {"rule": threshold.rule}
+    if threshold.anomaly_rule is not None:
+        rules["anomaly_rule"] = threshold.anomaly_rule
+    for key, rule in rules.items():
+        try:
+            ThresholdSelector(
+                rule=rule,
+                recall=threshold.recall,
+                precision=threshold.precision,
+                k=threshold.k,
+                fraction=threshold.fraction,
+                percentile=threshold.percentile,
+            )
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("fraud.threshold.rule=", f"fraud.threshold.{key}=")) from None

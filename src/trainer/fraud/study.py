@@ -1,9 +1,10 @@
 """The fraud study: every configured approach on the same splits, thresholds from validation,
 test metrics side by side, one MLflow parent run with a child run per approach.
 
-Flow: compose ``conf/fraud.yaml`` -> datamodule (split, preprocessing fit on training rows) ->
-for each approach: train on training rows (resampled ones for a sampler), score validation
-and test -> threshold from validation -> metrics on test -> report and explanations.
+Flow: compose ``conf/fraud.yaml`` (every setting checked) -> datamodule (split, preprocessing
+fit on training rows) -> the networks built once to check them (``preflight``), all before the
+study folder exists -> for each approach: train on training rows (resampled ones for a sampler),
+score validation and test -> threshold from validation -> metrics on test -> report and explanations.
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from trainer.build import build_logger, build_tabular_datamodule
 from trainer.config.compose import ComposedConfig, conf_dir
 from trainer.config.validate import validate_config
 from trainer.data.feature_layout import FeatureLayout
-from trainer.data.resample import SAMPLERS, check_sampler_name
+from trainer.data.resample import SAMPLERS, Resampler, check_sampler_name
 from trainer.engine.seed import seed_everything
-from trainer.errors import DataError, UserError
+from trainer.errors import DataError
 from trainer.fraud import explain, report
 from trainer.fraud.approaches import ApproachResult, StudyData, runner_for
 from trainer.fraud.metrics import score_metrics
+from trainer.fraud.preflight import check_before_training
 from trainer.fraud.settings import FraudSettings, read_settings
 from trainer.fraud.thresholds import ThresholdSelector
-from trainer.run_dir import log_to_file
+from trainer.run_dir import held_log_records, log_to_file
 from trainer.tasks import BinaryObjective, objective_class
 from trainer.tracked_run import RunFolder, TrackedRun, tracked_run
 from trainer.tracking.params import flatten_config
@@ -77,6 +79,7 @@ def split_config(cfg: DictConfig) -> tuple[DictConfig, FraudSettings, dict[str, 
         check_sampler_name(str(options.pop("name", name)))
         options.pop("random_state", None)  # the run's seed is used
         resample[name] = {str(k): v for k, v in options.items()}
+        Resampler.from_options({**resample[name], "name": name}, random_state=None)  # checks every value
     return run_cfg, settings, resample
 
 
@@ -199,18 +202,18 @@ def run_study(composed: ComposedConfig, *, print_table: bool = True) -> StudyRes
     """
     cfg, settings, resample = split_config(composed.cfg)
     run_name = cfg.run_name or f"fraud-{composed.choices.get('data', 'data')}"
+    # The data, the networks and their Trainer, and the tracking store:
+    # all decided before the study folder exists, so a mistake leaves none. The lines this logs
+    # go into fraud.log once the folder is made.
+    with held_log_records() as loading_lines:
+        seed_everything(int(cfg.seed))
+        data = load_study_data(cfg, settings, resample)
+        check_before_training(data)
+        logger = build_logger(cfg)
     folder = RunFolder.open(chosen=cfg.paths.run_dir, runs_dir=cfg.paths.runs_dir, run_name=run_name)
     study_dir = folder.path
-    with log_to_file(study_dir / "fraud.log"):  # the data's lines too, before the run starts
-        try:
-            folder.write_config(composed.cfg, composed.overrides, composed.hydra)
-            seed_everything(int(cfg.seed))
-            data = load_study_data(cfg, settings, resample)
-            logger = build_logger(cfg)
-        except UserError:
-            # A mistake in the config or the data, found before anything trained: no folder stays.
-            folder.discard()
-            raise
+    with log_to_file(study_dir / "fraud.log", earlier=loading_lines):
+        folder.write_config(composed.cfg, composed.overrides, composed.hydra)
         with tracked_run(logger, folder=folder, run_name=run_name, log_file="fraud.log") as parent:
             parent.logger.set_tags(
                 {"fraud.study": "parent", "overrides": " ".join(composed.overrides) or "(none)"}
