@@ -94,27 +94,20 @@ def test_a_failing_approach_ends_its_run_and_the_parent_failed_with_the_error(
     store: tuple[str, object, str], tmp_path: Path
 ) -> None:
     uri, client, experiment_id = store
-    # 1,200 rows at 1% fraud: about 7 fraud rows in training; SMOTE's k_neighbors=20 cannot work.
+    # A learning rate no network survives: the loss becomes NaN while plain trains.
     overrides = study_overrides(
-        tmp_path,
-        "data.source.fraud_rate=0.01",
-        "resample=smote",
-        "resample.k_neighbors=20",
-        "fraud.approaches=[no_skill,smote]",
-        tracking_uri=uri,
+        tmp_path, "optimizer.lr=1e30", "fraud.approaches=[no_skill,plain]", tracking_uri=uri
     )
-    with pytest.raises(DataError, match="k_neighbors=20"):
+    with pytest.raises(UserError, match="The training loss became nan"):
         run_study(compose_config(overrides, config_name="fraud"), print_table=False)
     runs = client.search_runs([experiment_id])  # type: ignore[attr-defined]
     parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
     children = {r.data.tags["fraud.approach"]: r for r in runs if r is not parent}
-    assert parent.info.status == "FAILED" and "k_neighbors=20" in parent.data.tags["error"]
+    assert parent.info.status == "FAILED" and "became nan" in parent.data.tags["error"]
     assert children["no_skill"].info.status == "FINISHED"
-    assert (
-        children["smote"].info.status == "FAILED" and "k_neighbors=20" in children["smote"].data.tags["error"]
-    )
+    assert children["plain"].info.status == "FAILED" and "became nan" in children["plain"].data.tags["error"]
     study_dir = next((tmp_path / "runs").iterdir())  # training had begun: the folder and its log stay
-    assert "k_neighbors=20" in (study_dir / "fraud.log").read_text()
+    assert "became nan" in (study_dir / "fraud.log").read_text()
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}  # type: ignore[attr-defined]
     assert "fraud.log" in artifacts
 
@@ -153,8 +146,11 @@ def test_unknown_resample_option_lists_the_files(tmp_path: Path) -> None:
 
 
 def test_resample_group_overrides_reach_that_sampler(tmp_path: Path) -> None:
-    # 1,200 rows at 1% fraud: about 7 fraud rows in training; k_neighbors=20 cannot work.
-    with pytest.raises(DataError, match=r"k_neighbors=20 needs at least 21 minority rows"):
+    # 1,200 rows at 1% fraud: about 7 fraud rows in training; k_neighbors=20 cannot work, and
+    # smote is the only approach asked for: nothing applies, so nothing starts.
+    with pytest.raises(
+        DataError, match=r"None of fraud.approaches applies.*k_neighbors=20 needs at least 21"
+    ):
         _run(
             tmp_path,
             "data.source.fraud_rate=0.01",
@@ -162,6 +158,7 @@ def test_resample_group_overrides_reach_that_sampler(tmp_path: Path) -> None:
             "resample.k_neighbors=20",
             "fraud.approaches=[smote]",
         )
+    _assert_no_study_folder(tmp_path)
 
 
 def test_single_class_target_is_refused(tmp_path: Path) -> None:
@@ -324,6 +321,53 @@ def test_every_setting_is_checked_before_anything_trains_or_any_folder_exists(
     with pytest.raises(ConfigError, match=message):
         _run(tmp_path, approaches, *overrides)
     _assert_no_study_folder(tmp_path)
+
+
+def test_approaches_that_do_not_apply_are_skipped_before_training_and_the_rest_run(
+    store: tuple[str, object, str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    uri, client, experiment_id = store
+    # No categorical column (SMOTENC needs one); about 28 fraud training rows, fewer than ADASYN's 51.
+    path = _small_table(tmp_path / "numbers.csv", categorical=False)
+    overrides = study_overrides(
+        tmp_path,
+        "data=csv",
+        f"data.source.path={path}",
+        "data.target=fraud",
+        "resample=adasyn",
+        "resample.k_neighbors=50",
+        "fraud.approaches=[no_skill,smotenc,plain,adasyn]",
+        tracking_uri=uri,
+    )
+    with caplog.at_level("INFO", logger="trainer"):
+        result = run_study(compose_config(overrides, config_name="fraud"), print_table=True)
+    assert list(result.table["approach"]) == ["no_skill", "plain"]
+    assert set(result.skipped) == {"smotenc", "adasyn"}
+    assert "has none after preprocessing" in result.skipped["smotenc"]
+    assert "k_neighbors=50 needs at least 51 minority rows" in result.skipped["adasyn"]
+    messages = [r.getMessage() for r in caplog.records]
+    skip_lines = [i for i, m in enumerate(messages) if m.startswith("Skipping ")]
+    assert len(skip_lines) == 2 and max(skip_lines) < messages.index("Approach no_skill"), "decided first"
+    report = (result.run_dir / "comparison.md").read_text()
+    assert "Skipped (they do not apply to this table):" in report
+    assert f"- smotenc: {result.skipped['smotenc']}" in report and "- adasyn: " in report
+    assert "- smotenc: resample=smotenc is for tables with categorical columns" in capsys.readouterr().out
+    runs = client.search_runs([experiment_id])  # type: ignore[attr-defined]
+    parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
+    assert parent.data.tags["fraud.skipped"].startswith("smotenc: resample=smotenc is for tables")
+    assert sorted(r.data.tags.get("fraud.approach", "") for r in runs) == ["", "no_skill", "plain"]
+
+
+def test_the_default_approaches_run_on_a_table_without_categorical_columns(tmp_path: Path) -> None:
+    path = _small_table(tmp_path / "numbers.csv", categorical=False)
+    overrides = study_overrides(tmp_path, "data=csv", f"data.source.path={path}", "data.target=fraud")
+    result = run_study(compose_config(overrides, config_name="fraud"), print_table=False)
+    configured = list(compose_config([], config_name="fraud").cfg.fraud.approaches)
+    assert list(result.skipped) == ["smotenc"]
+    assert list(result.table["approach"]) == [a for a in configured if a != "smotenc"]
 
 
 def test_a_top_k_larger_than_validation_is_said_before_training(

@@ -34,6 +34,16 @@ Tensors = tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass
+class Resampled:
+    """One sampler's training rows, and what its run records about them."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    options: dict[str, Any]
+    rows_before: int
+
+
+@dataclass
 class StudyData:
     """What every approach shares: the datamodule's splits and preprocessing, and the config."""
 
@@ -44,9 +54,30 @@ class StudyData:
     layout: FeatureLayout
     frames: dict[str, pd.DataFrame]  # raw feature columns per split
     tensors: dict[str, Tensors]  # preprocessed (features, 0/1 labels) per split
+    # Sampler name -> its training rows, made once (the study makes them before anything trains).
+    resampled: dict[str, Resampled] = field(default_factory=dict)
 
     def labels(self, split: str) -> np.ndarray:
         return self.tensors[split][1].numpy().astype(np.int64)
+
+    def resampled_rows(self, sampler: str) -> Resampled:
+        """The training rows as ``sampler`` (with its ``resample/<name>.yaml`` values) resamples them.
+
+        Raises:
+            DataError: the sampler cannot resample this training split (the message says why).
+        """
+        if sampler not in self.resampled:
+            options = self.resample.get(sampler, {})
+            resampler = Resampler.from_options({**options, "name": sampler}, random_state=int(self.cfg.seed))
+            x, y = self.tensors["train"]
+            x_new, y_new = resampler.fit_resample(x.numpy(), y.numpy(), layout=self.layout)
+            self.resampled[sampler] = Resampled(
+                x=torch.from_numpy(x_new),
+                y=torch.from_numpy(y_new),
+                options=options,
+                rows_before=sum(resampler.counts_before_.values()),
+            )
+        return self.resampled[sampler]
 
     def transform(self, frame: pd.DataFrame) -> torch.Tensor:
         return self.datamodule.transform(frame)
@@ -99,14 +130,10 @@ def run_classifier(data: StudyData, name: str, *, run_dir: Path, logger: Logger)
     sampler = name if name in SAMPLERS else ""
     params: dict[str, Any] = {"approach": name, "sampler": sampler or "none"}
     if sampler:
-        options = data.resample.get(sampler, {})
-        resampler = Resampler(name=sampler, random_state=int(data.cfg.seed), **options)
-        x_new, y_new = resampler.fit_resample(x.numpy(), y.numpy(), layout=data.layout)
-        x, y = torch.from_numpy(x_new), torch.from_numpy(y_new)
-        params.update({f"resample.{k}": v for k, v in options.items()})
-        params.update(
-            {"train_rows_before": sum(resampler.counts_before_.values()), "train_rows_after": len(y)}
-        )
+        rows = data.resampled_rows(sampler)
+        x, y = rows.x, rows.y
+        params.update({f"resample.{k}": v for k, v in rows.options.items()})
+        params.update({"train_rows_before": rows.rows_before, "train_rows_after": len(y)})
     pos_weight = _pos_weight(data.settings.pos_weight, y) if name == "weighted" else None
     params["pos_weight"] = pos_weight if pos_weight is not None else "none"
     params["ensemble"] = data.settings.ensemble

@@ -1,7 +1,11 @@
 """What the study checks once the data is loaded and before anything trains or any folder exists.
 
 The networks, their Trainer and its callbacks are built once, so a model, optimizer or Trainer
-option that is wrong stops the study before the first approach trains.
+option that is wrong stops the study before the first approach trains. Then each approach is
+asked whether it applies to this table: a sampler resamples the training rows now (its approach
+trains on those rows later), and one that cannot (SMOTENC on a table without categorical
+columns, fewer fraud rows than its neighbours need) is skipped with the reason, as is an anomaly
+detector without normal training rows. The other approaches run.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import logging
 from pathlib import Path
 
 from trainer.build import build_module_with
+from trainer.data.resample import SAMPLERS
+from trainer.errors import DataError
 from trainer.fraud.approaches import StudyData, autoencoder_module, network_data, run_classifier, runner_for
 from trainer.fraud.networks import network_trainer
 from trainer.fraud.thresholds import ThresholdSelector
@@ -18,15 +24,21 @@ from trainer.tracking.base import NullLogger
 
 log = logging.getLogger(__name__)
 
+#: Approaches that learn "normal" from the normal training rows only.
+ANOMALY_APPROACHES = ("autoencoder", "isolation_forest")
 
-def check_before_training(data: StudyData) -> None:
-    """Build what the approaches will train, once, to check every option it reads.
+
+def check_before_training(data: StudyData) -> dict[str, str]:
+    """Build what the approaches will train and decide which approaches apply to the table.
 
     Args:
-        data: the loaded study data.
+        data: the loaded study data; the samplers' training rows are kept in it.
+
+    Returns:
+        Approach -> why it is skipped (one line each, also logged as a warning).
 
     Raises:
-        UserError: an option of the networks or their Trainer is wrong.
+        UserError: an option of the networks or their Trainer is wrong, or no approach applies.
     """
     approaches = data.settings.approaches
     networks = [a for a in approaches if runner_for(a) is run_classifier]
@@ -37,6 +49,27 @@ def check_before_training(data: StudyData) -> None:
     if networks or "autoencoder" in approaches:
         network_trainer(data.cfg, run_dir=Path("."), logger=NullLogger(), patience=data.settings.patience)
     _warn_if_the_threshold_flags_every_row(data)
+    skipped = {}
+    for name in approaches:
+        reason = _why_it_does_not_apply(data, name)
+        if reason:
+            log.warning("Skipping %s: %s", name, reason)
+            skipped[name] = reason
+    if len(skipped) == len(approaches):
+        reasons = " ".join(f"{name}: {reason}" for name, reason in skipped.items())
+        raise DataError(f"None of fraud.approaches applies to this table. {reasons}")
+    return skipped
+
+
+def _why_it_does_not_apply(data: StudyData, name: str) -> str | None:
+    if name in SAMPLERS:
+        try:
+            data.resampled_rows(name)
+        except DataError as exc:
+            return str(exc)
+    if name in ANOMALY_APPROACHES and not (data.labels("train") == 0).any():
+        return "the training split has no normal rows to learn normal from."
+    return None
 
 
 def _warn_if_the_threshold_flags_every_row(data: StudyData) -> None:

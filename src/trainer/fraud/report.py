@@ -36,8 +36,11 @@ def to_markdown(frame: pd.DataFrame, *, columns: list[str] | None = None) -> str
     return "\n".join(lines) + "\n"
 
 
-def write_tables(frame: pd.DataFrame, directory: Path, *, title: str) -> list[Path]:
-    """``comparison.csv`` (all columns) and ``comparison.md`` (the main ones plus accuracy)."""
+def write_tables(
+    frame: pd.DataFrame, directory: Path, *, title: str, skipped: dict[str, str] | None = None
+) -> list[Path]:
+    """``comparison.csv`` (all columns) and ``comparison.md`` (the main ones plus accuracy, then
+    the approaches ``skipped`` because they do not apply to the table, with the reason)."""
     directory.mkdir(parents=True, exist_ok=True)
     csv_path = directory / "comparison.csv"
     frame.to_csv(csv_path, index=False)
@@ -45,9 +48,19 @@ def write_tables(frame: pd.DataFrame, directory: Path, *, title: str) -> list[Pa
     md_path = directory / "comparison.md"
     md_path.write_text(
         f"# {title}\n\nTest split; thresholds chosen on validation rows. Accuracy is shown only beside "
-        "the accuracy of never flagging fraud.\n\n" + to_markdown(frame, columns=shown)
+        "the accuracy of never flagging fraud.\n\n"
+        + to_markdown(frame, columns=shown)
+        + skipped_lines(skipped)
     )
     return [csv_path, md_path]
+
+
+def skipped_lines(skipped: dict[str, str] | None) -> str:
+    """The approaches that did not run, one line each with the reason ("" when none)."""
+    if not skipped:
+        return ""
+    lines = [f"- {name}: {reason}" for name, reason in skipped.items()]
+    return "\nSkipped (they do not apply to this table):\n\n" + "\n".join(lines) + "\n"
 
 
 def curves(scores: dict[str, np.ndarray], y: np.ndarray, directory: Path) -> list[Path]:
@@ -112,8 +125,8 @@ def error_histogram(errors: np.ndarray, y: np.ndarray, threshold: float, path: P
     return path
 
 
-def print_table(frame: pd.DataFrame, *, title: str) -> None:
-    """The comparison in the terminal (rich), best test AP highlighted."""
+def print_table(frame: pd.DataFrame, *, title: str, skipped: dict[str, str] | None = None) -> None:
+    """The comparison in the terminal (rich), best test AP highlighted; then the skipped approaches."""
     from rich.console import Console
     from rich.table import Table
 
@@ -129,3 +142,5 @@ def print_table(frame: pd.DataFrame, *, title: str) -> None:
     if not console.is_terminal:  # piped or logged: rich would squeeze the table into 80 columns
         console = Console(width=200)
     console.print(table)
+    if skipped:
+        print(skipped_lines(skipped).strip("\n"))

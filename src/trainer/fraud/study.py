@@ -2,9 +2,10 @@
 test metrics side by side, one MLflow parent run with a child run per approach.
 
 Flow: compose ``conf/fraud.yaml`` (every setting checked) -> datamodule (split, preprocessing
-fit on training rows) -> the networks built once to check them (``preflight``), all before the
-study folder exists -> for each approach: train on training rows (resampled ones for a sampler),
-score validation and test -> threshold from validation -> metrics on test -> report and explanations.
+fit on training rows) -> the networks built, the samplers' rows made and the approaches that do
+not apply to the table skipped (``preflight``), all before the study folder exists ->
+for each approach: train on training rows (resampled ones for a sampler), score validation
+and test -> threshold from validation -> metrics on test -> report and explanations.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class StudyResult:
     Attributes:
         where: what the command prints at its end about the study's folder and parent run
             (:meth:`~trainer.tracked_run.TrackedRun.where_lines`).
+        skipped: the approaches that do not apply to the table, each with the reason; they are
+            not in ``table``.
     """
 
     table: pd.DataFrame
@@ -56,6 +59,7 @@ class StudyResult:
     importance: pd.DataFrame | None = None
     flagged: pd.DataFrame | None = None
     where: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # approach -> why it did not apply
 
 
 # ---------------------------------------------------------------------- config
@@ -202,45 +206,50 @@ def run_study(composed: ComposedConfig, *, print_table: bool = True) -> StudyRes
     """
     cfg, settings, resample = split_config(composed.cfg)
     run_name = cfg.run_name or f"fraud-{composed.choices.get('data', 'data')}"
-    # The data, the networks and their Trainer, and the tracking store:
+    # The data, the networks and their Trainer, which approaches apply, and the tracking store:
     # all decided before the study folder exists, so a mistake leaves none. The lines this logs
     # go into fraud.log once the folder is made.
     with held_log_records() as loading_lines:
         seed_everything(int(cfg.seed))
         data = load_study_data(cfg, settings, resample)
-        check_before_training(data)
+        skipped = check_before_training(data)
         logger = build_logger(cfg)
     folder = RunFolder.open(chosen=cfg.paths.run_dir, runs_dir=cfg.paths.runs_dir, run_name=run_name)
     study_dir = folder.path
     with log_to_file(study_dir / "fraud.log", earlier=loading_lines):
         folder.write_config(composed.cfg, composed.overrides, composed.hydra)
         with tracked_run(logger, folder=folder, run_name=run_name, log_file="fraud.log") as parent:
-            parent.logger.set_tags(
-                {"fraud.study": "parent", "overrides": " ".join(composed.overrides) or "(none)"}
-            )
+            tags = {"fraud.study": "parent", "overrides": " ".join(composed.overrides) or "(none)"}
+            if skipped:
+                tags["fraud.skipped"] = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+            parent.logger.set_tags(tags)
             params = flatten_config(OmegaConf.to_container(composed.cfg, resolve=True))  # type: ignore[arg-type]
             parent.logger.log_hyperparams(params)
-            result = _run_all(data, study_dir=study_dir, parent=parent, run_name=run_name)
+            result = _run_all(data, skipped, study_dir=study_dir, parent=parent, run_name=run_name)
             _record_parent(parent, result, study_dir)
         result.parent_run_id = parent.run_id
         result.where = parent.where_lines()
     if print_table:
-        report.print_table(result.table, title=f"Fraud study {run_name} (test split)")
+        report.print_table(result.table, title=f"Fraud study {run_name} (test split)", skipped=skipped)
     return result
 
 
-def _run_all(data: StudyData, *, study_dir: Path, parent: TrackedRun, run_name: str) -> StudyResult:
+def _run_all(
+    data: StudyData, skipped: dict[str, str], *, study_dir: Path, parent: TrackedRun, run_name: str
+) -> StudyResult:
     results: dict[str, ApproachResult] = {}
     rows: list[dict[str, Any]] = []
     child_ids: dict[str, str | None] = {}
-    for name in data.settings.approaches:
+    for name in [a for a in data.settings.approaches if a not in skipped]:
         log.info("Approach %s", name)
         result, row, child_id = _run_child(data, name, study_dir=study_dir, parent=parent, run_name=run_name)
         results[name], child_ids[name] = result, child_id
         rows.append(row)
     table = report.comparison_frame(rows)
-    outcome = StudyResult(table=table, run_dir=study_dir, parent_run_id=None, child_run_ids=child_ids)
-    report.write_tables(table, study_dir, title=f"Fraud study {run_name}")
+    outcome = StudyResult(
+        table=table, run_dir=study_dir, parent_run_id=None, child_run_ids=child_ids, skipped=skipped
+    )
+    report.write_tables(table, study_dir, title=f"Fraud study {run_name}", skipped=skipped)
     y_test = data.labels("test")
     figures = study_dir / "figures"
     report.curves({n: r.test_scores for n, r in results.items()}, y_test, figures)
