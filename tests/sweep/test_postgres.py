@@ -12,6 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 from sweep_helpers import finished_count, mlflow_runs, sweep_process, tail, trials_of, wait_until
 
@@ -89,6 +90,11 @@ def test_three_worker_processes_share_one_study_and_the_total_is_exact(
     [refit] = [r for r in children if r.data.tags.get("sweep.role") == "best"]
     best = min(counted_trials(trials), key=lambda t: t.value)
     assert refit.data.tags["sweep.refit_of"] == str(best.number)
+    # Three processes ended the study, and each summary metric reached the parent once per step.
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    for metric in ("trials/complete", "best/val/loss"):
+        history = [(m.step, m.value) for m in client.get_metric_history(parent.info.run_id, metric)]
+        assert history and len(history) == len(set(history)), (metric, history)
 
 
 @pytest.mark.slow
