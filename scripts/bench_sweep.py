@@ -51,11 +51,15 @@ Each contender runs in a fresh subprocess of this script (imports and caches pai
 two interleaved over ``--rounds`` rounds with the order alternating. CPU seconds are the child
 process's own (``RUSAGE_CHILDREN``): other jobs on a shared machine lengthen wall time more than
 CPU time, though torch's threads spinning while they wait for a busy core inflate CPU time too
-(each run's line ends with the 1-minute load average; ``--threads 1`` is steadier under load).
+(each run's line ends with the 1-minute load average; scripts/bench_trainer.py found
+``--threads 1`` steadier under load).
 Per run it prints wall and CPU seconds, trials, pruned, epochs (the refit's included), the best
 value, and how many first trials both sampled alike with how far apart their values were there;
-then medians with the min-max spread per mode. ``--seeds 0 1 2`` repeats it all for each sampler
-seed (the same on both sides) and compares the best values seed by seed.
+then medians with the min-max spread per mode. The same params do not give the same value on
+both sides (the same initial weights, but the peer's DataLoader shuffles and its dropout draws
+from other random streams than ours), so one seed's best values differ by training noise:
+``--seeds 0 1 2`` repeats it all for each sampler seed (the same on both sides) and compares the
+best values seed by seed.
 The last line is ``peer_tracked=<ours/peer CPU> peer_untracked=<ours/peer CPU>
 best_ours=<v> best_peer=<v>``: ratios of median CPU seconds, and the median best value over
 every run. Needs the ``bench`` extra (lightning, optuna-integration).
