@@ -25,6 +25,17 @@ def pytest_configure(config: object) -> None:
         os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _suite_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The suite's own cache folder (``trainer.tracking.store_template`` keeps its migrated empty
+    store there), shared by the xdist workers and every process a test starts, and never the
+    user's ``~/.cache``."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # pytest-N/, above each worker's popen-gwN/
+    os.environ["TRAINER_CACHE_DIR"] = str(shared / "trainer-cache")
+
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLflow SQLite store with every migration applied, made once per test process.

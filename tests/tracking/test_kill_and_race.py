@@ -70,8 +70,12 @@ def test_four_runs_started_together_on_a_fresh_store_all_succeed(tmp_path: Path)
         f"logger.tracking_uri={uri}",
         f"paths.runs_dir={tmp_path / 'runs'}",
     ]
+    # An empty cache: the four race through MLflow's migrations, not a copy of a migrated store.
+    env = {**os.environ, "TRAINER_CACHE_DIR": str(tmp_path / "cache")}
     processes = [
-        subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         for _ in range(4)
     ]
     outputs = [p.communicate(timeout=600)[0] for p in processes]
@@ -82,6 +86,7 @@ def test_four_runs_started_together_on_a_fresh_store_all_succeed(tmp_path: Path)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     runs = client.search_runs([experiment.experiment_id])
     assert sorted(r.info.status for r in runs) == ["FINISHED"] * 4
+    assert list((tmp_path / "cache").glob("mlflow-*-empty.db"))  # the next fresh store is a copy
 
 
 @pytest.fixture(scope="module")

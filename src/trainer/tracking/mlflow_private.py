@@ -12,6 +12,7 @@ store and fails naming the installed MLflow version when an upgrade moved one (t
 
 from __future__ import annotations
 
+import contextlib
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -27,6 +28,7 @@ RELIED_ON = (
     "mlflow.store.tracking.dbmodels.models.SqlRun (.status, .end_time)",
     "mlflow.utils.validation._validate_metric(key, value, timestamp, step)",
     "mlflow.data.dataset.Dataset._to_mlflow_entity()",
+    "the SQL schema's experiments table (experiment_id 0 is Default, artifact_location)",
 )
 
 
@@ -113,3 +115,14 @@ def validate_metric(key: str, value: float, timestamp: int, step: int) -> None:
 def dataset_entity(dataset: Any) -> Any:
     """The ``mlflow.entities.Dataset`` of an ``mlflow.data`` dataset (what ``log_input`` sends)."""
     return dataset._to_mlflow_entity()
+
+
+def set_default_experiment_location(database: Any, location: str) -> None:
+    """Point the ``Default`` experiment (id 0) of the SQLite store at ``database`` to ``location``
+    (``store_template``: a copied store keeps the folder it was made in otherwise)."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(str(database))) as connection, connection:
+        connection.execute(
+            "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0", (location,)
+        )

@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from trainer.tracking.database_probe import DEFAULT_TIMEOUT, require_database
-from trainer.tracking.mlflow_private import dispose_engine
 from trainer.tracking.store_check import KEY, is_database_server
+from trainer.tracking.store_template import make_fresh_store
 
 
 def sqlite_path(tracking_uri: str) -> Path | None:
@@ -60,7 +60,8 @@ def make_client(tracking_uri: str, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
     MLflow 3 opens the store (creating and migrating a SQLite file's tables) in the client's
     constructor, so this is the first touch that races. A fresh SQLite store is migrated in a
     temporary file and renamed into place: a process killed mid-migration (it takes seconds)
-    leaves no half-made database that every later run would fail on.
+    leaves no half-made database that every later run would fail on. After the first one on a
+    machine, a fresh store is a copy of a migrated empty one (``store_template``).
     """
     from mlflow.tracking import MlflowClient
 
@@ -73,7 +74,6 @@ def make_client(tracking_uri: str, *, timeout: float = DEFAULT_TIMEOUT) -> Any:
         if db is not None and (not db.exists() or db.stat().st_size == 0):
             staging = db.with_name(f".{db.name}.creating")
             staging.unlink(missing_ok=True)
-            made = MlflowClient(tracking_uri=f"sqlite:///{staging.resolve()}")
-            dispose_engine(made)  # close its file before the rename
+            make_fresh_store(staging)  # a copy of a migrated empty store when one is cached
             os.replace(staging, db)
         return MlflowClient(tracking_uri=tracking_uri)
