@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from trainer.engine.checkpoint import load_checkpoint, save_checkpoint
+from trainer.engine.cpu_threads import choose_cpu_threads, cpu_threads
 from trainer.engine.device import move_to_device
 from trainer.engine.divergence import divergence
 from trainer.engine.evaluation import evaluation_pass
@@ -68,7 +69,14 @@ class Trainer(TrainerSetup):
         Raises:
             Preempted: SIGTERM or SIGINT arrived; a checkpoint of the position was saved first.
         """
-        with self._switches(), compiled_forward(module.model, self.compile), self._preemption:
+        weights = sum(p.numel() for p in module.model.parameters())
+        threads = choose_cpu_threads(self.cpu_threads, device=self.device, parameters=weights)
+        with (
+            self._switches(),
+            cpu_threads(threads),
+            compiled_forward(module.model, self.compile),
+            self._preemption,
+        ):
             self._fit(module, datamodule, ckpt_path)
             self._stop_on_late_signal()
 

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from trainer.engine.callback_protocols import CheckpointCallback, find_checkpoint_callback
+from trainer.engine.cpu_threads import check_cpu_threads
 from trainer.engine.device import resolve_device
 from trainer.engine.distributed import resolve_world
 from trainer.engine.module import SchedulerSpec, TrainingModule
@@ -100,6 +101,7 @@ class TrainerSetup:
         compile: bool = False,
         cudnn_benchmark: bool | None = None,
         tf32: bool | None = None,
+        cpu_threads: int | str = "auto",
         callbacks: Sequence[Any] = (),
         logger: Logger | None = None,
         default_root_dir: str | Path = ".",
@@ -133,6 +135,8 @@ class TrainerSetup:
                 leaves torch's setting.
             tf32: TF32 matmuls and convolutions on Ampere or newer GPUs (``true``) or full fp32
                 (``false``); ``None`` leaves torch's settings.
+            cpu_threads: intra-op threads while fitting on the CPU: ``auto`` (one for a model under
+                100k weights, else torch's default; see ``engine/cpu_threads.py``) or a number.
             callbacks: called in this order for each hook.
             logger: where metrics go; ``None`` keeps them in memory only.
             default_root_dir: folder of the run (checkpoints land in ``checkpoints/`` inside).
@@ -177,6 +181,8 @@ class TrainerSetup:
         self.log_every_n_steps = log_every_n_steps
         self.checkpoint_every_n_steps = checkpoint_every_n_steps
         self.compile = compile
+        check_cpu_threads(cpu_threads)
+        self.cpu_threads = cpu_threads
         # Deterministic kernels, cuDNN autotuning and TF32 as configured, while the Trainer runs.
         self._switches = functools.partial(
             run_switches, deterministic=deterministic, cudnn_benchmark=cudnn_benchmark, tf32=tf32
