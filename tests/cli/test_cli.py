@@ -205,3 +205,25 @@ def test_a_typo_in_an_eval_key_is_one_line_naming_it(
     assert named in line
     if typo.startswith("trainer."):  # the keys that are there, and the one meant
         assert "Valid keys in 'trainer':" in line and "Did you mean 'max_epochs'?" in line
+
+
+def test_the_printed_eval_command_names_the_checkpoint_that_was_tested(
+    in_process: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    # The test metrics come from the best checkpoint (epoch_*.ckpt), never from last.ckpt.
+    status, out, err = in_process(
+        "train",
+        "data=breast_cancer",
+        "optimizer=sgd",
+        "optimizer.lr=0.05",
+        "trainer.max_epochs=6",
+        "callbacks.early_stopping=null",
+        "logger=none",
+        f"paths.runs_dir={tmp_path / 'runs'}",
+    )
+    assert status == 0, err
+    [command] = [line.strip() for line in out.splitlines() if "test it again: trainer eval" in line]
+    tested = Path(command.split("ckpt_path=", 1)[1])
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    [best] = (run_dir / "checkpoints").glob("epoch_*.ckpt")
+    assert tested == best

@@ -22,6 +22,7 @@ def test_the_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     assert choose_cpu_threads("auto", device=CPU, parameters=SMALL_MODEL_PARAMETERS) is None
     assert choose_cpu_threads("auto", device=CUDA, parameters=20_000) is None
     assert choose_cpu_threads(3, device=CPU, parameters=10**9) == 3
+    assert choose_cpu_threads("auto", device=CPU, parameters=20_000, processes=2) is None  # DDP
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # a user's or torchrun's choice stands
     assert choose_cpu_threads("auto", device=CPU, parameters=20_000) is None
 

@@ -76,5 +76,8 @@ def _print_where(result: RunResult) -> None:
     """Say where the run was saved and how to look at it (the tracked run's lines)."""
     print()
     print(*result.where, sep="\n")
-    if result.last_checkpoint:
-        print(f"  test it again: trainer eval ckpt_path={result.last_checkpoint}")
+    # The checkpoint the test metrics came from (the best one), not last.ckpt, which differs
+    # whenever training went on past its best epoch.
+    tested = result.best_checkpoint or result.last_checkpoint
+    if tested:
+        print(f"  test it again: trainer eval ckpt_path={tested}")

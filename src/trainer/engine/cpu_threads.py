@@ -5,8 +5,9 @@ a few ten thousand weights) are too small to split: measured on 2 cores, a step 
 MLP took the same wall time (0.50 vs 0.51-0.61 ms at batch 32, 0.81 vs 0.90-1.00 ms at 256) with
 one thread and half the CPU time, the second thread only spinning. ``trainer.cpu_threads=auto``
 trains models under :data:`SMALL_MODEL_PARAMETERS` weights on the CPU with one thread, and leaves
-torch's setting for larger ones, on accelerators, and wherever ``OMP_NUM_THREADS`` says otherwise
-(a user's choice, torchrun's split between processes). A number sets it for any model.
+torch's setting for larger ones, on accelerators, in runs of several processes, and wherever
+``OMP_NUM_THREADS`` says otherwise (a user's choice, torchrun's split between processes). A number
+sets it for any model.
 """
 
 from __future__ import annotations
@@ -30,13 +31,18 @@ def check_cpu_threads(setting: int | str) -> None:
     raise ConfigError(f"trainer.cpu_threads={setting!r} must be auto or a whole number of 1 or more.")
 
 
-def choose_cpu_threads(setting: int | str, *, device: torch.device, parameters: int) -> int | None:
-    """The thread count for training ``parameters`` weights on ``device``; None leaves torch's."""
+def choose_cpu_threads(
+    setting: int | str, *, device: torch.device, parameters: int, processes: int = 1
+) -> int | None:
+    """The thread count for training ``parameters`` weights on ``device``; None leaves torch's.
+
+    ``auto`` leaves a run of several processes alone: its launcher splits the cores between them.
+    """
     if device.type != "cpu":
         return None
     if setting != "auto":
         return int(setting)
-    if os.environ.get("OMP_NUM_THREADS") or parameters >= SMALL_MODEL_PARAMETERS:
+    if os.environ.get("OMP_NUM_THREADS") or processes > 1 or parameters >= SMALL_MODEL_PARAMETERS:
         return None
     return 1
 

@@ -70,7 +70,9 @@ class Trainer(TrainerSetup):
             Preempted: SIGTERM or SIGINT arrived; a checkpoint of the position was saved first.
         """
         weights = sum(p.numel() for p in module.model.parameters())
-        threads = choose_cpu_threads(self.cpu_threads, device=self.device, parameters=weights)
+        threads = choose_cpu_threads(
+            self.cpu_threads, device=self.device, parameters=weights, processes=self.world_size
+        )
         with (
             self._switches(),
             cpu_threads(threads),
