@@ -90,6 +90,9 @@ def parent_run(
             # Set even without a tracked run, so that processes waiting for it (wait_for_parent) go on.
             study.set_user_attr(PARENT_ATTR, logger.run_id or "")
             _record_settings(logger, settings=settings, space=space)
+        # Every process that opens the parent says what it is: the one that made it may have been
+        # killed before its records left (tags may be set again; params may not change).
+        _record_role(logger, settings)
         yield run
 
 
@@ -102,6 +105,9 @@ def _record_settings(logger: Logger, *, settings: SweepSettings, space: SearchSp
     params["sweep.storage"] = redact(settings.storage)
     params.update(_flat_space(space))
     logger.log_hyperparams(params)
+
+
+def _record_role(logger: Logger, settings: SweepSettings) -> None:
     logger.set_tags(
         {
             "sweep.study": settings.study_name,
