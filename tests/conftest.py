@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +53,22 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     client.search_experiments()  # creates and migrates the tables
     dispose_engine(client)  # no open connection while the file is copied
     return path
+
+
+@pytest.fixture(scope="session")
+def one_epoch_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real one-epoch run of the default config (the ReLU MLP on breast_cancer, 30 features,
+    binary) with its checkpoints and no tracking, made once per test process for the tests that
+    read a finished run (best and last hold the same weights). Read it, never change it."""
+    from trainer.config.compose import compose_config
+    from trainer.train import train
+
+    base = tmp_path_factory.mktemp("one_epoch_run")
+    overrides = [
+        "trainer.max_epochs=1",
+        "trainer.accelerator=cpu",
+        "logger=none",
+        "callbacks.progress=null",
+        f"paths.runs_dir={base / 'runs'}",
+    ]
+    return train(compose_config(overrides))

@@ -10,28 +10,19 @@ import pytest
 import torch
 
 from trainer.cli import main
-from trainer.config import compose_config
 from trainer.engine import Trainer
 from trainer.engine.checkpoint import load_checkpoint
 from trainer.engine.training_state import restore_weights
 from trainer.errors import ConfigError, UserError
 from trainer.evaluate import evaluate
 from trainer.models import MLP
-from trainer.train import RunResult, train
+from trainer.train import RunResult
 
 
 @pytest.fixture(scope="module")
-def relu_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+def relu_run(one_epoch_run: RunResult) -> RunResult:
     """A real one-epoch run of the default ReLU MLP on breast_cancer (30 features, binary)."""
-    base = tmp_path_factory.mktemp("eval_run")
-    overrides = [
-        "trainer.max_epochs=1",
-        "trainer.accelerator=cpu",
-        "logger=none",
-        "callbacks.progress=null",
-        f"paths.runs_dir={base / 'runs'}",
-    ]
-    return train(compose_config(overrides))
+    return one_epoch_run
 
 
 def _one_line(exc: pytest.ExceptionInfo[BaseException]) -> str:

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from trainer.cli import main
-from trainer.config import compose_config, group_options
-from trainer.train import RunResult, train
+from trainer.config import group_options
+from trainer.train import RunResult
 
 from .conftest import CONF, RunCli
 
@@ -120,17 +120,9 @@ def test_eval_needs_a_checkpoint_and_unknown_commands_are_named(
 
 
 @pytest.fixture(scope="module")
-def short_run(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+def short_run(one_epoch_run: RunResult) -> RunResult:
     """A real one-epoch run with checkpoints (best and last hold the same weights)."""
-    base = tmp_path_factory.mktemp("cli_run")
-    overrides = [
-        "trainer.max_epochs=1",
-        "trainer.accelerator=cpu",
-        "logger=none",
-        "callbacks.progress=null",
-        f"paths.runs_dir={base / 'runs'}",
-    ]
-    return train(compose_config(overrides))
+    return one_epoch_run
 
 
 def test_eval_prints_the_test_metrics_of_the_run(run_cli: RunCli, short_run: RunResult) -> None:
