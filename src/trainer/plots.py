@@ -42,8 +42,9 @@ def learning_curves(history: list[dict[str, float]], path: Path) -> Path | None:
 
 
 def learning_rate(history: list[tuple[int, float]], path: Path) -> Path | None:
-    """The learning rate against the optimizer step."""
-    if not history:
+    """The learning rate against the optimizer step; None when there is no schedule to show (a
+    flat line says nothing the run's params do not)."""
+    if not history or len({rate for _, rate in history}) == 1:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.5))
     steps, rates = zip(*history, strict=True)
