@@ -12,3 +12,16 @@ def test_a_constant_learning_rate_draws_no_figure_and_a_schedule_does(tmp_path: 
     assert not (tmp_path / "flat.png").exists()
     drawn = plots.learning_rate([(1, 0.01), (2, 0.005), (3, 0.0025)], tmp_path / "decay.png")
     assert drawn == tmp_path / "decay.png" and drawn.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_learning_curves_draw_with_one_epoch_and_with_a_non_finite_validation_loss(tmp_path: Path) -> None:
+    one = plots.learning_curves([{"epoch": 1, "train/loss": 0.7, "val/loss": 0.6}], tmp_path / "one.png")
+    assert one is not None and one.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = [
+        {"epoch": 1, "train/loss": 0.9, "val/loss": float("nan")},
+        {"epoch": 2, "train/loss": 0.5, "val/loss": 0.4},
+        {"epoch": 3, "train/loss": 0.3, "val/loss": 0.45},
+    ]
+    drawn = plots.learning_curves(rows, tmp_path / "curves.png")
+    assert drawn is not None and drawn.stat().st_size > 5000
+    assert plots.learning_curves([{"epoch": 1}], tmp_path / "none.png") is None

@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # files only: no display is needed or wanted
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn import metrics as skm
 
 
@@ -35,6 +36,17 @@ def learning_curves(history: list[dict[str, float]], path: Path) -> Path | None:
     val = [(r["epoch"], r["val/loss"]) for r in rows if "val/loss" in r and math.isfinite(r["val/loss"])]
     if val:
         ax.plot(*zip(*val, strict=True), marker=".", label="validation")
+        best_epoch, best_loss = min(val, key=lambda point: point[1])  # the first of equal lows
+        ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1)
+        ax.annotate(
+            f"lowest validation loss\nepoch {best_epoch:g}: {best_loss:.4g}",
+            xy=(best_epoch, best_loss),
+            xytext=(6, 12),
+            textcoords="offset points",
+            fontsize=8,
+            color="dimgray",
+        )
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set(xlabel="epoch", ylabel="loss", title="Learning curves")
     ax.legend()
     ax.grid(alpha=0.3)
