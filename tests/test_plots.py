@@ -25,3 +25,12 @@ def test_learning_curves_draw_with_one_epoch_and_with_a_non_finite_validation_lo
     drawn = plots.learning_curves(rows, tmp_path / "curves.png")
     assert drawn is not None and drawn.stat().st_size > 5000
     assert plots.learning_curves([{"epoch": 1}], tmp_path / "none.png") is None
+
+
+def test_a_binary_confusion_matrix_is_large_enough_to_read(tmp_path: Path) -> None:
+    import numpy as np
+
+    path = plots.confusion_matrix(np.array([[50, 3], [7, 12]]), ["no fraud", "fraud"], tmp_path / "cm.png")
+    header = path.read_bytes()[:24]
+    width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    assert width >= 400 and height >= 380, (width, height)  # about 240 x 220 before

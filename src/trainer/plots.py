@@ -67,13 +67,21 @@ def learning_rate(history: list[tuple[int, float]], path: Path) -> Path | None:
 
 
 def confusion_matrix(matrix: np.ndarray, labels: list[Any], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(labels), 0.8 + 0.6 * len(labels)))
+    # At least 4.5 inches: a binary matrix at 0.6 inch a class was too small to read.
+    side = max(4.5, 1.0 + 0.6 * len(labels))
+    fig, ax = plt.subplots(figsize=(side, side - 0.2))
     ax.imshow(matrix, cmap="Blues")
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(
-            j, i, str(count), ha="center", va="center", color="white" if count > matrix.max() / 2 else "black"
+            j,
+            i,
+            str(count),
+            ha="center",
+            va="center",
+            fontsize=12 if len(labels) <= 4 else 9,
+            color="white" if count > matrix.max() / 2 else "black",
         )
-    ax.set_xticks(range(len(labels)), [str(c) for c in labels], rotation=45)
+    ax.set_xticks(range(len(labels)), [str(c) for c in labels], rotation=45 if len(labels) > 4 else 0)
     ax.set_yticks(range(len(labels)), [str(c) for c in labels])
     ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test)")
     return _save(fig, path)
