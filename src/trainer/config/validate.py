@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections.abc
 import difflib
+import functools
 import inspect
 import types
 import typing
@@ -30,7 +31,7 @@ COMPONENT_GROUPS = ("data", "model", "optimizer", "scheduler", "callbacks", "log
 def validate_config(cfg: DictConfig) -> DictConfig:
     """Return ``cfg`` merged into its schema, or raise one ConfigError naming the key and the fix."""
     try:
-        typed = OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
+        typed = OmegaConf.merge(_schema(), cfg)  # merge copies its first argument: the cache stays
     except OmegaConfBaseException as exc:
         raise ConfigError(_schema_message(exc)) from None
     assert isinstance(typed, DictConfig)
@@ -59,6 +60,13 @@ def validate_config(cfg: DictConfig) -> DictConfig:
             )
     _check_targets(typed, "")
     return typed
+
+
+@functools.cache
+def _schema() -> DictConfig:
+    # Building the schema from the dataclasses is half of a validation's cost; a sweep validates
+    # dozens of configs.
+    return OmegaConf.structured(TrainConfig)
 
 
 def _schema_message(exc: OmegaConfBaseException) -> str:

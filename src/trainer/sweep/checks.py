@@ -156,6 +156,7 @@ def probe_metrics(overrides: Sequence[str]) -> dict[str, float]:
     Raises:
         UserError: the probe run itself failed (bad data, a broken config); the message says why.
     """
+    from trainer.reporting.outputs import RunOutputs
     from trainer.train import train
 
     with tempfile.TemporaryDirectory(prefix="sweep-probe-") as folder:
@@ -167,7 +168,8 @@ def probe_metrics(overrides: Sequence[str]) -> dict[str, float]:
         ]
         composed = compose_config([*kept, *PROBE_OVERRIDES, f"paths.run_dir={folder}/probe"])
         try:
-            result = train(composed)
+            # Only its validation metrics are read: no figures, summary, test or model.
+            result = train(composed, outputs=RunOutputs.light())
         except UserError as exc:
             raise UserError(
                 f"The sweep's probe run (one cheap epoch before the first trial) failed: {exc}"
