@@ -495,3 +495,23 @@ def test_upload_finds_the_run_a_process_killed_after_creating_it_made_on_the_ser
     again = client.search_runs([experiment_id], filter_string=f"tags.`{RUN_KEY_TAG}` = '{key}'")
     assert [(r.info.run_id, r.info.status) for r in again] == [(made[0].info.run_id, "KILLED")]
     assert summary["run_id"] == made[0].info.run_id
+
+
+def test_the_printed_address_opens_the_run_in_the_training_view(live_run: LiveRun) -> None:
+    """The run's last line is its page on the server: no credentials, the training view, and
+    the experiment and run ids the server holds; the server answers that page."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    [address] = [line.removeprefix("open: ") for line in live_run.result.location if line.startswith("open: ")]
+    parts = urlsplit(address)
+    assert (parts.scheme, parts.netloc, parts.username) == ("http", f"127.0.0.1:{live_run.port}", None)
+    route, _, query = parts.fragment.partition("?")
+    assert query == "workflowType=machine_learning"
+    _, experiments, experiment_id, runs, run_id = route.split("/")
+    assert (experiments, runs) == ("experiments", "runs")
+    assert (experiment_id, run_id) == (live_run.run.info.experiment_id, live_run.run.info.run_id)
+    with urllib.request.urlopen(address.partition("#")[0], timeout=10) as reply:  # the UI's page
+        assert reply.status == 200 and b"<html" in reply.read(4096).lower()
+    experiment = live_run.client.get_experiment(experiment_id)
+    assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"

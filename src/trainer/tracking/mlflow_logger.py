@@ -152,6 +152,7 @@ class MLflowLogger(Logger):
         return mlflow_location_lines(
             safe_uri=self.safe_uri,
             run_id=None if self._run is None else self._run.run_id,
+            experiment_id=self.experiment_id,
             experiment_name=self.experiment_name,
             undelivered=self.undelivered,
             journal_path=self.journal_path,
