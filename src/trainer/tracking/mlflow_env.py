@@ -16,18 +16,18 @@ class MlflowEnvironment:
     def __init__(self) -> None:
         self._set: list[str] = []
 
-    def apply(self, *, request_timeout: float, hide_urls: bool) -> None:
+    def apply(self, *, request_timeout: float) -> None:
         """Set the run's variables.
 
         Args:
             request_timeout: seconds one HTTP request may take.
-            hide_urls: silence MLflow's "View run at <uri>" lines (they would print a password).
         """
         self._default("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
         self._default("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(request_timeout)))
         self._default("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # it garbles our output
-        if hide_urls:
-            self._default("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+        # MLflow prints two "View run / View experiment" lines per run it ends on a server (a
+        # password in the URI included, and on the GenAI view): the command prints its own.
+        self._default("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
     def restore(self) -> None:
         """Remove the variables :meth:`apply` set."""

@@ -176,9 +176,7 @@ class MLflowLogger(Logger):
         holds up to ``resume_step``; later points are produced again by the replay. A given
         ``run_key`` may have been used before: the run tagged with it is looked for first.
         """
-        self._environment.apply(
-            request_timeout=self.request_timeout, hide_urls=self.safe_uri != self.tracking_uri
-        )
+        self._environment.apply(request_timeout=self.request_timeout)
         self.run_name = self.run_name or run_name
         self.run_dir = run_dir
         tags = {str(k): redact(str(v)) for k, v in self.extra_tags.items()}
