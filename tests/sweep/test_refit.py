@@ -75,6 +75,11 @@ def test_light_trials_then_one_full_refit_of_the_best(base: list[str], storage: 
     assert result.refit.value == pytest.approx(result.best_values[0], rel=1e-5)  # type: ignore[index]
     text = out.getvalue()
     assert f"Refit of the best trial {best_number}: val/loss=" in text and "reproduced" in text
+    # It ends with the addresses of the best run and of the parent, in MLflow's training view.
+    experiment = parent.info.experiment_id
+    page = "http://127.0.0.1:5000/#/experiments/{}/runs/{}?workflowType=machine_learning"
+    assert f"open the best run: {page.format(experiment, best_run.info.run_id)}" in text
+    assert text.rstrip().splitlines()[-1].strip() == f"open: {page.format(experiment, parent.info.run_id)}"
     # Re-running the finished sweep neither trains a trial nor refits again; it says where the refit is.
     again = io.StringIO()
     run_sweep(args, stream=again)

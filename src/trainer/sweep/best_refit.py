@@ -28,6 +28,7 @@ from trainer.sweep.trial_config import TrialConfigs
 from trainer.sweep.trial_isolation import isolated_trial
 from trainer.sweep.trial_recovery import WORKER_ATTR, is_gone_here, worker_identity
 from trainer.sweep.trial_value import best_epoch_row
+from trainer.tracking.mlflow_location import address_in
 
 REFIT_ATTR = "refit"
 #: How far the refit's value may stray from the trial's before it is reported as not reproduced.
@@ -45,6 +46,7 @@ class Refit:
         metrics: the refit run's metrics (validation and test).
         run_id: the refit's tracked run, if any.
         model_uri: where its packaged model was logged, if it was.
+        address: its page in MLflow's training view, if it has one.
         run_dir: its run folder.
         epochs: epochs it trained.
         error: why the refit failed, or "".
@@ -56,6 +58,7 @@ class Refit:
     metrics: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
     model_uri: str | None = None
+    address: str | None = None
     run_dir: str = ""
     epochs: int = 0
     error: str = ""
@@ -81,6 +84,8 @@ class Refit:
         if self.run_id:
             out.append(f"  run {self.run_id}" + (f", model {self.model_uri}" if self.model_uri else ""))
         out.append(f"  folder {self.run_dir}")
+        if self.address:
+            out.append(f"  open the best run: {self.address}")
         return out
 
 
@@ -162,6 +167,7 @@ def refit_best(
     outcome.value = float(row[metric]) if row is not None else math.nan
     outcome.run_id = result.tracking_run_id
     outcome.model_uri = result.model_uri
+    outcome.address = address_in(result.location)
     outcome.run_dir = str(result.run_dir)
     outcome.epochs = len(result.history)
     study.set_user_attr(

@@ -12,6 +12,8 @@ LOCAL_UI = "http://127.0.0.1:5000"
 #: MLflow 3 opens an experiment on its GenAI dashboard unless the URL asks for the training view
 #: (the UI keeps the last choice in the browser, so a fresh profile would land on traces).
 TRAINING_VIEW = "workflowType=machine_learning"
+#: How the line with the run's address starts.
+OPEN = "open: "
 
 
 def run_url(ui: str, experiment_id: str, run_id: str) -> str:
@@ -23,6 +25,11 @@ def run_url(ui: str, experiment_id: str, run_id: str) -> str:
         run_id: the run.
     """
     return f"{ui.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}?{TRAINING_VIEW}"
+
+
+def address_in(lines: list[str]) -> str | None:
+    """The run address among a run's location lines (:func:`mlflow_location_lines`), if any."""
+    return next((line.removeprefix(OPEN) for line in lines if line.startswith(OPEN)), None)
 
 
 def ui_address(tracking_uri: str) -> str:
@@ -69,7 +76,7 @@ def mlflow_location_lines(
         # The exact store, from any folder: `mlflow ui` alone opens the ./mlflow.db where it runs.
         lines.append(f"browse it: mlflow ui --backend-store-uri {_absolute(safe_uri)}")
     if run_id and experiment_id:
-        lines.append(f"open: {run_url(ui_address(safe_uri), experiment_id, run_id)}")
+        lines.append(f"{OPEN}{run_url(ui_address(safe_uri), experiment_id, run_id)}")
     elif safe_uri.startswith(("http://", "https://")):
         lines.append(f"browse it: open {safe_uri} in a browser")
     return lines
