@@ -41,9 +41,12 @@ def test_fraud_command_end_to_end_with_mlflow_parent_and_children(
     children = {r.data.tags["fraud.approach"]: r for r in runs if r is not parent}
     approaches = SOME.split("[")[1].rstrip("]").split(",")
     assert set(children) == set(approaches)
-    for child in children.values():
+    for approach, child in children.items():
         assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert child.info.status == "FINISHED" and "test/ap" in child.data.metrics
+        assert child.info.run_name == approach  # not the study's name cut to the same letters
+    page = f"/#/experiments/{experiment_id}/runs/{parent.info.run_id}?workflowType=machine_learning"
+    assert out.rstrip().endswith(page) and "View run" not in out
     # Networks logged their epochs (val/ap drives early stopping and the checkpoint).
     assert "val/ap" in children["weighted"].data.metrics and "val/ap" in children["autoencoder"].data.metrics
     assert children["smote"].data.params["sampler"] == "smote"

@@ -35,6 +35,6 @@ def fraud_command(args: list[str], *, print_config: bool = False) -> int:
 
     result = run_study(composed)
     print()
-    print(*result.where, sep="\n")
-    print("  The study folder holds comparison.csv, comparison.md, figures/ and explanations/.")
+    folder, *location = result.where  # the run's address comes last, as every command ends
+    print(folder, "  it holds comparison.csv, comparison.md, figures/ and explanations/.", *location, sep="\n")
     return 0

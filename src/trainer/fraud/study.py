@@ -168,14 +168,14 @@ def evaluate_approach(data: StudyData, result: ApproachResult) -> dict[str, Any]
 
 
 def _run_child(
-    data: StudyData, name: str, *, study_dir: Path, parent: TrackedRun, run_name: str
+    data: StudyData, name: str, *, study_dir: Path, parent: TrackedRun
 ) -> tuple[ApproachResult, dict[str, Any], str | None]:
     child_dir = study_dir / "approaches" / name
     child_dir.mkdir(parents=True, exist_ok=True)
     folder = RunFolder(path=child_dir)
-    with tracked_run(
-        build_logger(data.cfg), folder=folder, run_name=f"{run_name}.{name}", parent_run_id=parent.run_id
-    ) as child:
+    # Named by its approach alone: MLflow nests it under the study's run, and a longer name is
+    # cut to the same first letters for every child.
+    with tracked_run(build_logger(data.cfg), folder=folder, run_name=name, parent_run_id=parent.run_id) as child:
         logger = child.logger
         logger.set_tags({"fraud.approach": name})  # first, so a failed approach's run says which
         seed_everything(int(data.cfg.seed))  # each approach starts from the same seed, whatever ran before
@@ -242,7 +242,7 @@ def _run_all(
     child_ids: dict[str, str | None] = {}
     for name in [a for a in data.settings.approaches if a not in skipped]:
         log.info("Approach %s", name)
-        result, row, child_id = _run_child(data, name, study_dir=study_dir, parent=parent, run_name=run_name)
+        result, row, child_id = _run_child(data, name, study_dir=study_dir, parent=parent)
         results[name], child_ids[name] = result, child_id
         rows.append(row)
     table = report.comparison_frame(rows)
