@@ -41,6 +41,7 @@ from trainer.engine.distributed import broadcast_object, is_rank_zero, process_g
 from trainer.errors import RunStopped
 from trainer.redact import redact
 from trainer.reporting import RunOutputs, make_figures, package_model, record_run_files
+from trainer.reporting.run_description import DESCRIPTION_TAG, command_line, training_description
 from trainer.run_dir import held_log_records, log_to_file, readable_run_name
 from trainer.tracked_run import RunFolder, tracked_run
 from trainer.tracking.base import Logger, NullLogger
@@ -162,7 +163,9 @@ def train(
                 _record_start(parts, composed.overrides, run_dir, outputs)
                 result.metrics = _fit_and_test(cfg, trainer, module, datamodule, test=outputs.test)
                 _write_metrics(run_dir / "metrics.json", result.metrics)
-                _record_end(parts, run_dir, result, outputs)
+                _record_end(
+                    parts, run_dir, result, outputs, command=command_line("train", composed.overrides)
+                )
         except RunStopped as exc:  # stopped on purpose (a pruned sweep trial): not a failure
             log.info("Stopped early: %s", exc)
             raise
@@ -296,7 +299,9 @@ def _write_and_record(logger: Logger, path: Path, text: str) -> None:
     logger.log_artifact(path)
 
 
-def _record_end(parts: _RunParts, run_dir: Path, result: RunResult, outputs: RunOutputs) -> None:
+def _record_end(
+    parts: _RunParts, run_dir: Path, result: RunResult, outputs: RunOutputs, *, command: str
+) -> None:
     logger, trainer, module, datamodule = parts.logger, parts.trainer, parts.module, parts.datamodule
     # The model holds the best weights here (Trainer.test loaded them): diagnose those.
     verdict, text = bias_variance_report(module, datamodule) if outputs.diagnostics else ({}, "")
@@ -312,6 +317,19 @@ def _record_end(parts: _RunParts, run_dir: Path, result: RunResult, outputs: Run
         model_dir = package_model(run_dir, module, datamodule, model_config, shape_arguments=shape)
         if model_dir is not None:  # None: the data has no raw-row packaging (images, series, texts)
             result.model_uri = logger.log_model(model_dir, step=trainer.global_step)
+    if outputs.diagnostics:  # a full record (not a sweep's light trial): the page tells the story
+        checkpoint = trainer.checkpoint_callback
+        description = training_description(
+            command=command,
+            history=trainer.history,
+            monitor=checkpoint.monitor if checkpoint else None,
+            best_value=checkpoint.best_model_score if checkpoint else None,
+            tested_checkpoint=checkpoint.best_model_path if checkpoint else "",
+            metrics=result.metrics,
+            verdict=f"{verdict['verdict']}; next step: {verdict['next_step']}" if verdict else "",
+            model_uri=result.model_uri,
+        )
+        logger.set_tags({DESCRIPTION_TAG: description})
 
 
 def _write_metrics(path: Path, metrics: dict[str, float]) -> None:

@@ -53,9 +53,14 @@ def test_waiting_records_say_how_to_send_them(tmp_path: Path) -> None:
     ]
 
 
-def test_a_relative_sqlite_store_is_named_from_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_relative_sqlite_store_is_named_from_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    assert lines("sqlite:///mlflow.db")[1] == f"browse it: mlflow ui --backend-store-uri sqlite:///{tmp_path}/mlflow.db"
+    assert (
+        lines("sqlite:///mlflow.db")[1]
+        == f"browse it: mlflow ui --backend-store-uri sqlite:///{tmp_path}/mlflow.db"
+    )
 
 
 @pytest.mark.parametrize(

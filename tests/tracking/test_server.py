@@ -503,7 +503,9 @@ def test_the_printed_address_opens_the_run_in_the_training_view(live_run: LiveRu
     import urllib.request
     from urllib.parse import urlsplit
 
-    [address] = [line.removeprefix("open: ") for line in live_run.result.location if line.startswith("open: ")]
+    [address] = [
+        line.removeprefix("open: ") for line in live_run.result.location if line.startswith("open: ")
+    ]
     parts = urlsplit(address)
     assert (parts.scheme, parts.netloc, parts.username) == ("http", f"127.0.0.1:{live_run.port}", None)
     route, _, query = parts.fragment.partition("?")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import subprocess
 from dataclasses import dataclass
 from importlib import metadata
@@ -165,6 +166,23 @@ def test_tags_record_provenance_and_overrides(table_run: TableRun) -> None:
         assert tags["git.commit"] == head.stdout.strip()
         assert tags["mlflow.source.git.commit"] == head.stdout.strip()
         assert tags["git.dirty"] in ("true", "false")
+
+
+def test_the_run_page_opens_with_the_runs_story(table_run: TableRun) -> None:
+    """The description (mlflow.note.content): the command, the best epoch and its value, the
+    test metrics of the checkpoint that was tested, the bias/variance verdict, the model."""
+    text = table_run.run.data.tags["mlflow.note.content"]
+    result = table_run.result
+    assert f"trainer train {' '.join(shlex.quote(o) for o in table_run.overrides)}\n" in text
+    monitor = "val/ap"
+    best = min(result.history, key=lambda row: (-row[monitor], row["epoch"]))  # the first best epoch
+    assert f"**Best epoch:** {int(best['epoch'])} of 3, {monitor} = {best[monitor]:.4g}" in text
+    assert f"scored with {Path(result.best_checkpoint).name}:" in text
+    for key, value in result.metrics.items():
+        if key.startswith("test/") and math.isfinite(value):
+            assert f"| {key.removeprefix('test/')} | {value:.4g} |" in text
+    assert f"**Bias/variance:** {table_run.run.data.tags['bias_variance']}" in text
+    assert f"`{result.model_uri}`" in text
 
 
 def test_metric_histories_match_the_training_history(table_run: TableRun) -> None:

@@ -36,5 +36,7 @@ def fraud_command(args: list[str], *, print_config: bool = False) -> int:
     result = run_study(composed)
     print()
     folder, *location = result.where  # the run's address comes last, as every command ends
-    print(folder, "  it holds comparison.csv, comparison.md, figures/ and explanations/.", *location, sep="\n")
+    print(
+        folder, "  it holds comparison.csv, comparison.md, figures/ and explanations/.", *location, sep="\n"
+    )
     return 0

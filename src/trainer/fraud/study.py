@@ -175,7 +175,9 @@ def _run_child(
     folder = RunFolder(path=child_dir)
     # Named by its approach alone: MLflow nests it under the study's run, and a longer name is
     # cut to the same first letters for every child.
-    with tracked_run(build_logger(data.cfg), folder=folder, run_name=name, parent_run_id=parent.run_id) as child:
+    with tracked_run(
+        build_logger(data.cfg), folder=folder, run_name=name, parent_run_id=parent.run_id
+    ) as child:
         logger = child.logger
         logger.set_tags({"fraud.approach": name})  # first, so a failed approach's run says which
         seed_everything(int(data.cfg.seed))  # each approach starts from the same seed, whatever ran before
