@@ -80,6 +80,15 @@ def test_light_trials_then_one_full_refit_of_the_best(base: list[str], storage: 
     page = "http://127.0.0.1:5000/#/experiments/{}/runs/{}?workflowType=machine_learning"
     assert f"open the best run: {page.format(experiment, best_run.info.run_id)}" in text
     assert text.rstrip().splitlines()[-1].strip() == f"open: {page.format(experiment, parent.info.run_id)}"
+    # The parent's page: the ranked trials linked to their runs, the refit, the reproduce command.
+    description = parent.data.tags["mlflow.note.content"]
+    by_number = {int(r.data.tags["sweep.trial"]): r for r in trials}
+    assert (
+        f"| 1 | [{best_number}]({page.format(experiment, by_number[best_number].info.run_id)}) |"
+        in description
+    )
+    assert f"[its run]({page.format(experiment, best_run.info.run_id)})" in description
+    assert f"```\n{parent.data.tags['best.command']}\n```" in description
     # Re-running the finished sweep neither trains a trial nor refits again; it says where the refit is.
     again = io.StringIO()
     run_sweep(args, stream=again)

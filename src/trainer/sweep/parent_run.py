@@ -22,7 +22,9 @@ from omegaconf import DictConfig, open_dict
 
 from trainer.build import build_logger
 from trainer.redact import redact
+from trainer.reporting.run_description import DESCRIPTION_TAG
 from trainer.sweep.best_refit import Refit
+from trainer.sweep.parent_description import sweep_description
 from trainer.sweep.settings import SweepSettings
 from trainer.sweep.space import SearchSpace
 from trainer.tracked_run import RunFolder, TrackedRun, tracked_run
@@ -136,6 +138,7 @@ def record_outcome(
     plots: list[Path],
     command: str | None,
     refit: Refit | None = None,
+    top_k: int = 5,
 ) -> None:
     """Record the study's outcome on the parent run (its :func:`parent_run` block closes it).
 
@@ -163,6 +166,9 @@ def record_outcome(
     if len(metrics) > 1:
         tags["pareto.trials"] = ",".join(str(t.number) for t in study.best_trials)
     logger.log_metrics(_not_yet_recorded(study, values, step=len(study.trials)), step=len(study.trials))
+    tags[DESCRIPTION_TAG] = sweep_description(
+        study, metrics=metrics, top_k=top_k, command=command, refit=refit, address=logger.run_address
+    )
     logger.set_tags(tags)
     for path in files:
         logger.log_artifact(path, artifact_path="summary")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import math
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -15,6 +14,7 @@ from typing import Any, TextIO
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from trainer.reporting.run_description import command_line
 from trainer.sweep.trial_budget import counted_trials, state_counts
 
 
@@ -122,8 +122,7 @@ def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
 
 def reproduce_command(base_overrides: Sequence[str], trial: FrozenTrial) -> str:
     """The exact ``trainer train ...`` that re-runs ``trial``."""
-    overrides = [*base_overrides, *trial.user_attrs.get("overrides", [])]
-    return " ".join(["trainer", "train", *(shlex.quote(o) for o in overrides)])
+    return command_line("train", [*base_overrides, *trial.user_attrs.get("overrides", [])])
 
 
 def summary_rows(study: optuna.Study, metrics: Sequence[str]) -> list[dict[str, Any]]:

@@ -214,6 +214,7 @@ def _finish(
             plots=plots,
             command=command,
             refit=refitted,
+            top_k=settings.top_k,
         )
     return StudyResult(
         study_name=settings.study_name,

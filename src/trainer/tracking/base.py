@@ -104,6 +104,10 @@ class Logger(ABC):
         """Lines telling the user where the run's record is and how to browse it."""
         return []
 
+    def run_address(self, run_id: str) -> str | None:
+        """The page of ``run_id`` (a run of this logger's experiment) in the tracker's UI, if it has one."""
+        return None
+
 
 class NullLogger(Logger):
     """Records nothing (``logger=none``)."""

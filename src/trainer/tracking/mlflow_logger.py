@@ -25,7 +25,7 @@ from trainer.tracking.carry import open_journal
 from trainer.tracking.delivery import dataset_inputs, dataset_record, deliver_one, log_batch, metric_pairs
 from trainer.tracking.journal import BATCHED_KINDS, Journal
 from trainer.tracking.mlflow_env import MlflowEnvironment
-from trainer.tracking.mlflow_location import DEFAULT_TRACKING_URI, mlflow_location_lines
+from trainer.tracking.mlflow_location import DEFAULT_TRACKING_URI, mlflow_location_lines, run_url, ui_address
 from trainer.tracking.mlflow_run import PendingRun
 from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
 from trainer.tracking.resume_replay import drop_replayed, new_params_only
@@ -158,6 +158,10 @@ class MLflowLogger(Logger):
             journal_path=self.journal_path,
             run_dir=self.run_dir,
         )
+
+    def run_address(self, run_id: str) -> str | None:
+        experiment_id = self.experiment_id
+        return run_url(ui_address(self.safe_uri), experiment_id, run_id) if experiment_id else None
 
     def start(
         self,
