@@ -120,10 +120,15 @@ def test_ctrl_c_in_the_first_seconds_of_trainer_train_always_exits_130(
     KeyboardInterrupt" flag CPython had set inside an import) or with a traceback of a
     half-imported numpy; after, 80 of 80 exited 130 with one line. One try in four makes its
     store (a Ctrl-C may land while its tables are made); the others open one that exists, as a
-    user's second run does: making the tables costs a try seconds of CPU."""
+    user's second run does: making the tables costs a try seconds of CPU.
+
+    The signal times are stratified: one try in each of 12 equal slots of 0.2-3.0 s, at a
+    seeded random point inside it, so every phase of the start is hit (20 purely random
+    times, as before, could leave a 0.5 s phase unsampled); each try costs 3-5 s of CPU."""
     rng = random.Random(0)
     outcomes = []
-    for index in range(20):
+    slots = 12
+    for index in range(slots):
         folder = tmp_path / str(index)
         folder.mkdir()
         if index % 4:
@@ -146,7 +151,8 @@ def test_ctrl_c_in_the_first_seconds_of_trainer_train_always_exits_130(
             stderr=subprocess.STDOUT,
             text=True,
         )
-        time.sleep(rng.uniform(0.2, 3.0))
+        width = (3.0 - 0.2) / slots
+        time.sleep(0.2 + width * (index + rng.random()))
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=300)
         outcomes.append((process.returncode, "Traceback" in output, output[-300:]))
