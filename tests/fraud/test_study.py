@@ -47,6 +47,17 @@ def test_fraud_command_end_to_end_with_mlflow_parent_and_children(
         assert child.info.run_name == approach  # not the study's name cut to the same letters
     page = f"/#/experiments/{experiment_id}/runs/{parent.info.run_id}?workflowType=machine_learning"
     assert out.rstrip().endswith(page) and "View run" not in out
+    # The parent's page: the comparison by test AP, the winner named, each approach linked.
+    description = parent.data.tags["mlflow.note.content"]
+    aps = {name: child.data.metrics["test/ap"] for name, child in children.items()}
+    winner = max(aps, key=aps.__getitem__)
+    assert f"**Highest test AP: {winner}** ({aps[winner]:.4g})" in description
+    link = "[{}](http://127.0.0.1:5000/#/experiments/{}/runs/{}?workflowType=machine_learning)"
+    rows = [line for line in description.splitlines() if line.startswith("| [")]
+    assert rows == sorted(rows, key=lambda line: -aps[line[3 : line.index("]")]])  # best first
+    for name, child in children.items():
+        assert link.format(name, experiment_id, child.info.run_id) in description
+    assert not [key for key in parent.data.metrics if "/test_" in key]  # no wall of one-dot charts
     # Networks logged their epochs (val/ap drives early stopping and the checkpoint).
     assert "val/ap" in children["weighted"].data.metrics and "val/ap" in children["autoencoder"].data.metrics
     assert children["smote"].data.params["sampler"] == "smote"

@@ -30,9 +30,11 @@ from trainer.errors import DataError
 from trainer.fraud import explain, report
 from trainer.fraud.approaches import ApproachResult, StudyData, runner_for
 from trainer.fraud.metrics import score_metrics
+from trainer.fraud.parent_description import study_description
 from trainer.fraud.preflight import check_before_training
 from trainer.fraud.settings import FraudSettings, read_settings
 from trainer.fraud.thresholds import ThresholdSelector
+from trainer.reporting.run_description import DESCRIPTION_TAG
 from trainer.run_dir import held_log_records, log_to_file
 from trainer.tasks import BinaryObjective, objective_class
 from trainer.tracked_run import RunFolder, TrackedRun, tracked_run
@@ -306,13 +308,15 @@ def _explain(
 
 
 def _record_parent(parent: TrackedRun, result: StudyResult, study_dir: Path) -> None:
-    metrics = {}
-    for _, row in result.table.iterrows():
-        for key in ("ap", "roc_auc", "precision", "recall", "f1"):
-            value = float(row[key])
-            if math.isfinite(value):
-                metrics[f"{row['approach']}/test_{key}"] = value
-    parent.logger.log_metrics(metrics, step=0)
+    # The comparison is the page's description and its files; each approach's metrics are on
+    # its own run (25 single-point metrics here would open the page on a wall of one-dot charts).
+    description = study_description(
+        result.table,
+        child_run_ids=result.child_run_ids,
+        skipped=result.skipped,
+        address=parent.logger.run_address,
+    )
+    parent.logger.set_tags({DESCRIPTION_TAG: description})
     for name in ("comparison.csv", "comparison.md"):
         parent.logger.log_artifact(study_dir / name)
     for folder in ("figures", "explanations"):

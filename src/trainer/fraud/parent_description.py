@@ -1,0 +1,59 @@
+"""The fraud study parent run's description (its MLflow page's first words): the comparison
+sorted by test AP, the winner named, each approach linked to its run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+
+import pandas as pd
+
+from trainer.reporting.run_description import fit_to_tag, markdown_table, number
+
+#: The columns the description shows, in this order.
+SHOWN = ("ap", "roc_auc", "precision", "recall", "f1", "threshold", "rule")
+
+
+def study_description(
+    table: pd.DataFrame,
+    *,
+    child_run_ids: Mapping[str, str | None],
+    skipped: Mapping[str, str],
+    address: Callable[[str], str | None],
+) -> str:
+    """Markdown for the parent run of a fraud study.
+
+    Args:
+        table: the comparison (one row per approach, test-split metrics, ``val_ap``).
+        child_run_ids: each approach's run.
+        skipped: approaches that did not run, with the reason.
+        address: a run id's page in the tracker's UI (None: no link).
+    """
+    ranked = table.assign(_ap=table["ap"].astype(float).fillna(-math.inf)).sort_values("_ap", ascending=False)
+    lines = []
+    if len(ranked):
+        top = ranked.iloc[0]
+        lines.append(
+            f"**Highest test AP: {top['approach']}** ({number(top['ap'])}). Thresholds were chosen on "
+            "the validation rows; average precision (AP) is the area under the precision-recall curve, "
+            "which accuracy hides on a table this imbalanced."
+        )
+        with_val = ranked.dropna(subset=["val_ap"]) if "val_ap" in ranked else ranked.iloc[0:0]
+        if len(with_val):
+            picked = with_val.sort_values("val_ap", ascending=False, kind="stable").iloc[0]
+            lines.append(
+                f"Picked on validation rows alone (highest validation AP): **{picked['approach']}** "
+                f"(validation AP {number(picked['val_ap'])}, test AP {number(picked['ap'])})."
+            )
+        lines.append("")
+    columns = [c for c in SHOWN if c in ranked]
+    rows = []
+    for _, row in ranked.iterrows():
+        run_id = child_run_ids.get(str(row["approach"]))
+        link = address(run_id) if run_id else None
+        name = f"[{row['approach']}]({link})" if link else str(row["approach"])
+        rows.append([name, *(number(row[c]) if c != "rule" else row[c] for c in columns)])
+    lines += markdown_table(["approach (test split)", *columns], rows)
+    if skipped:
+        lines += ["", "**Not run:**", *(f"- {name}: {why}" for name, why in skipped.items())]
+    return fit_to_tag("\n".join(lines))
