@@ -75,3 +75,20 @@ def test_a_relative_sqlite_store_is_named_from_anywhere(
 def test_ui_address(uri: str, expected: str) -> None:
     assert ui_address(uri) == expected
     assert run_url(expected, "1", "r").startswith(f"{expected}/#/experiments/1/runs/r?")
+
+
+@pytest.mark.parametrize(
+    ("run_name", "expected"),
+    [
+        ("2026-12-07_mlp-adam-lr_0.001", "2026-12-07_mlp-adam-lr_0_001"),
+        ("sweep a/b: 'x' 5%", "sweep a_b_ _x_ 5_"),
+        ("  ", "model"),
+    ],
+)
+def test_a_logged_model_is_named_after_its_run_in_a_name_mlflow_takes(run_name: str, expected: str) -> None:
+    from mlflow.utils.validation import _validate_logged_model_name
+
+    from trainer.tracking.mlflow_logger import logged_model_name
+
+    assert logged_model_name(run_name) == expected
+    _validate_logged_model_name(expected)  # raises on a name MLflow refuses

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shlex
 import subprocess
 from dataclasses import dataclass
@@ -298,6 +299,8 @@ def test_model_is_the_runs_output_and_is_registered(table_run: TableRun) -> None
     logged = client.get_logged_model(model_id)
     assert logged.source_run_id == run_id
     assert str(logged.status).endswith("READY")
+    # Named after its run (the characters MLflow refuses in a model name replaced), not "model".
+    assert logged.name == re.sub(r"[/:.%\"']", "_", table_run.run.info.run_name)
     (version,) = client.search_model_versions(f"name='{MODEL_NAME}'")
     assert version.run_id == run_id
     assert str(version.version) == "1"

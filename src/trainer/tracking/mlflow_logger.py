@@ -13,6 +13,7 @@ exactly once.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from pathlib import Path
@@ -42,6 +43,15 @@ Record = dict[str, Any]
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+#: Characters MLflow refuses in a logged model's name.
+MODEL_NAME_FORBIDDEN = re.compile(r"[/:.%\"']")
+
+
+def logged_model_name(run_name: str) -> str:
+    """A run name as a logged model's name: the characters MLflow refuses become ``_``."""
+    return MODEL_NAME_FORBIDDEN.sub("_", run_name.strip())[:250] or "model"
 
 
 class MLflowLogger(Logger):
@@ -323,13 +333,17 @@ class MLflowLogger(Logger):
             return
         self._record_slow(dataset_record(inputs))
 
-    def log_model(self, local_dir: Path, *, name: str = "model", step: int = 0) -> str | None:
+    def log_model(self, local_dir: Path, *, name: str | None = None, step: int = 0) -> str | None:
         """Upload a saved MLflow model folder as a LoggedModel of this run; register it if asked.
+
+        The model is named ``name``, by default after the run (the Models tab lists models by
+        name: "model" for every run tells them apart by nothing).
 
         Returns:
             The model URI (``models:/<id>``), or None when it could not be uploaded yet (it is
             in the journal, and ``trainer upload`` sends it).
         """
+        name = logged_model_name(name or self.run_name or "")
         record = {"kind": "model", "path": str(Path(local_dir).resolve()), "name": name, "step": step}
         return self._record_slow(record)
 
