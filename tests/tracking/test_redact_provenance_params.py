@@ -10,7 +10,14 @@ import pytest
 
 from trainer.redact import MASK, redact, redact_tree
 from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, flatten_config
-from trainer.tracking.provenance import command_line, git_state, provenance_tags, versions
+from trainer.tracking.provenance import (
+    command_line,
+    git_state,
+    provenance_tags,
+    read_versions_tag,
+    versions,
+    versions_tag,
+)
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 
@@ -128,15 +135,21 @@ def test_provenance_tags_in_the_checkout(monkeypatch: pytest.MonkeyPatch) -> Non
     assert tags["git.commit"] == tags["mlflow.source.git.commit"] == head.stdout.strip()
     assert tags["device"] == "cpu"
     assert tags["precision"] == "32"
-    assert tags["version.torch"] == metadata.version("torch")
-    assert tags["version.mlflow"] == metadata.version("mlflow")
+    found = read_versions_tag(tags["versions"])
+    assert found["torch"] == metadata.version("torch")
+    assert found["mlflow"] == metadata.version("mlflow")
+    assert not [key for key in tags if key.startswith("version.")]  # one versions tag, not eight
     assert tags["command"]
+    # MLflow's "Created by" and "Source" columns.
+    assert tags["mlflow.user"] and tags["mlflow.source.type"] == "LOCAL"
+    assert tags["mlflow.source.name"] == " ".join(tags["command"].split()[:2])
 
 
 def test_versions_names_the_libraries_that_decide_the_numbers() -> None:
     found = versions()
     for package in ("python", "torch", "mlflow", "numpy", "scikit-learn", "hydra-core"):
-        assert found[f"version.{package}"], package
+        assert found[package], package
+    assert read_versions_tag(versions_tag()) == found
 
 
 # ---------------------------------------------------------------------- params

@@ -31,6 +31,7 @@ from trainer.engine.checkpoint import load_checkpoint
 from trainer.redact import redact
 from trainer.tracking.journal import JOURNAL_NAME, read_journal
 from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH, flatten_config
+from trainer.tracking.provenance import read_versions_tag
 from trainer.train import RunResult, train
 
 from .conftest import KeepModule, Store, base_overrides, list_artifacts, metric_steps, write_table
@@ -155,8 +156,8 @@ def test_tags_record_provenance_and_overrides(table_run: TableRun) -> None:
     tags = table_run.run.data.tags
     assert tags["overrides"] == " ".join(table_run.overrides)
     assert tags["command"]
-    assert tags["version.torch"] == metadata.version("torch")
-    assert tags["version.mlflow"] == metadata.version("mlflow")
+    assert read_versions_tag(tags["versions"])["torch"] == metadata.version("torch")
+    assert read_versions_tag(tags["versions"])["mlflow"] == metadata.version("mlflow")
     assert tags["device"] == "cpu"
     assert tags["precision"] == "32"
     assert tags["run_dir"] == str(table_run.result.run_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import shlex
 import subprocess
 import sys
@@ -30,14 +32,24 @@ def git_state(cwd: Path | None = None) -> dict[str, str]:
 
 
 def versions() -> dict[str, str]:
-    """Versions of the libraries that decide a run's numbers."""
+    """Versions of the libraries that decide a run's numbers, by name."""
     found = {"python": sys.version.split()[0]}
     for package in ("torch", "mlflow", "optuna", "scikit-learn", "hydra-core", "numpy", "trainer"):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             continue
-    return {f"version.{name}": value for name, value in found.items()}
+    return found
+
+
+def versions_tag() -> str:
+    """The versions as one tag value (one chip on the run page, not eight): ``torch 2.13.0, ...``."""
+    return ", ".join(f"{name} {version}" for name, version in versions().items())
+
+
+def read_versions_tag(value: str) -> dict[str, str]:
+    """The versions back from :func:`versions_tag`'s text."""
+    return dict(item.rsplit(" ", 1) for item in value.split(", ") if " " in item)
 
 
 def command_line(argv: list[str] | None = None) -> str:
@@ -47,8 +59,26 @@ def command_line(argv: list[str] | None = None) -> str:
 
 
 def provenance_tags(*, device: str, precision: str) -> dict[str, str]:
-    """All provenance tags of a run."""
-    tags = {**git_state(), **versions(), "command": command_line(), "device": device, "precision": precision}
+    """All provenance tags of a run, MLflow's own "Created by" and "Source" among them (its
+    client API, unlike ``mlflow.start_run``, sets neither)."""
+    command = command_line()
+    tags = {
+        **git_state(),
+        "versions": versions_tag(),
+        "command": command,
+        "device": device,
+        "precision": precision,
+        "mlflow.user": _user(),
+        "mlflow.source.type": "LOCAL",
+        "mlflow.source.name": " ".join(command.split()[:2]),  # "trainer train", "trainer sweep"
+    }
     if "git.commit" in tags:
         tags["mlflow.source.git.commit"] = tags["git.commit"]
     return tags
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's random user)
+        return str(os.getuid())
