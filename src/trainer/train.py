@@ -45,7 +45,7 @@ from trainer.reporting.run_description import DESCRIPTION_TAG, command_line, tra
 from trainer.run_dir import held_log_records, log_to_file, readable_run_name
 from trainer.tracked_run import RunFolder, tracked_run
 from trainer.tracking.base import Logger, NullLogger
-from trainer.tracking.params import flatten_config
+from trainer.tracking.params import flatten_config, run_params
 from trainer.tracking.provenance import provenance_tags
 
 log = logging.getLogger(__name__)
@@ -279,7 +279,7 @@ def _record_start(parts: _RunParts, overrides: list[str], run_dir: Path, outputs
     tags["run_dir"] = str(run_dir)
     tags["world_size"] = str(trainer.world_size)
     logger.set_tags(tags)
-    logger.log_hyperparams(flatten_config(parts.config))
+    logger.log_hyperparams(run_params(flatten_config(parts.config)))
     info = datamodule.describe()
     frames = datamodule.datasets() if outputs.datasets else {}
     if frames:

@@ -181,3 +181,27 @@ def test_flatten_config_cuts_long_keys_and_values_to_mlflow_limits() -> None:
     assert len(key) == MAX_KEY_LENGTH
     assert len(value) == MAX_VALUE_LENGTH
     assert value.endswith("...")
+
+
+def test_run_params_keep_what_is_tuned_and_name_classes_shortly() -> None:
+    from trainer.tracking.params import run_params
+
+    flat = {
+        "seed": 1,
+        "run_name": "x",
+        "model._target_": "trainer.models.MLP",
+        "model.dropout": 0.1,
+        "optimizer._target_": "trainer.optim.optimizers.Adam",
+        "callbacks.early_stopping._target_": "trainer.engine.callbacks.EarlyStopping",
+        "callbacks.early_stopping.patience": 3,
+        "callbacks.progress.refresh_every_n_steps": 10,
+        "logger.tracking_uri": "sqlite:///mlflow.db",
+        "paths.runs_dir": "runs",
+    }
+    assert run_params(flat) == {
+        "seed": 1,
+        "model": "MLP",
+        "model.dropout": 0.1,
+        "optimizer": "Adam",
+        "callbacks.early_stopping.patience": 3,
+    }

@@ -28,7 +28,7 @@ from trainer.tracking import MLflowLogger
 from trainer.tracking.delivery import RUN_KEY_TAG
 from trainer.tracking.journal import JOURNAL_NAME, read_journal
 from trainer.tracking.mlflow_private import dispose_engine
-from trainer.tracking.params import flatten_config
+from trainer.tracking.params import flatten_config, run_params
 from trainer.tracking.upload import upload_journal
 from trainer.train import RunResult, train
 
@@ -91,7 +91,7 @@ def everything_printed() -> Iterator[io.StringIO]:
 
 def expected_params(result: RunResult) -> dict[str, str]:
     resolved = load_checkpoint(result.last_checkpoint)["config"]
-    return {k: redact(str(v)) for k, v in flatten_config(resolved).items()}
+    return {k: redact(str(v)) for k, v in run_params(flatten_config(resolved)).items()}
 
 
 def assert_history_arrived_once(client: Any, run_id: str, result: RunResult) -> None:
@@ -273,7 +273,9 @@ def test_live_run_with_a_password_in_the_uri_is_recorded(live_run: LiveRun) -> N
     assert live_run.run.info.status == "FINISHED"
     assert live_run.result.pending_path is None
     assert live_run.run.data.params == expected_params(live_run.result)
-    assert live_run.run.data.params["logger.tracking_uri"] == f"http://user:***@127.0.0.1:{live_run.port}"
+    assert live_run.run.data.tags["overrides"].startswith(
+        f"logger.tracking_uri=http://user:***@127.0.0.1:{live_run.port}"
+    )
     assert live_run.run.data.tags["note"] == "postgresql://u:***@h/db"
     assert_history_arrived_once(live_run.client, live_run.run.info.run_id, live_run.result)
     names = set(list_artifacts(live_run.client, live_run.run.info.run_id))

@@ -157,7 +157,7 @@ def lr_find_command(args: list[str], *, print_config: bool = False) -> int:
     from trainer.engine.device import resolve_device
     from trainer.run_dir import readable_run_name
     from trainer.tracked_run import RunFolder, tracked_run
-    from trainer.tracking.params import flatten_config
+    from trainer.tracking.params import flatten_config, run_params
 
     datamodule, module = build_data_and_module(cfg)
     run_name = f"lr_find-{cfg.run_name or readable_run_name(composed.choices, overrides)}"
@@ -171,7 +171,7 @@ def lr_find_command(args: list[str], *, print_config: bool = False) -> int:
         logger = run.logger
         logger.set_tags({"command": "lr-find", "run_dir": str(run_dir)})
         settings = {f"lr_find.{f.name}": getattr(options, f.name) for f in fields(options)}
-        logger.log_hyperparams({**flatten_config(_plain(cfg)), **settings})
+        logger.log_hyperparams({**run_params(flatten_config(_plain(cfg))), **settings})
         clip = cfg.trainer.gradient_clip_val if cfg.trainer.gradient_clip_algorithm == "norm" else 0.0
         result = lr_range_test(
             module,

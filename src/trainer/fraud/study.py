@@ -38,7 +38,7 @@ from trainer.reporting.run_description import DESCRIPTION_TAG
 from trainer.run_dir import held_log_records, log_to_file
 from trainer.tasks import BinaryObjective, objective_class
 from trainer.tracked_run import RunFolder, TrackedRun, tracked_run
-from trainer.tracking.params import flatten_config
+from trainer.tracking.params import flatten_config, run_params
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def run_study(composed: ComposedConfig, *, print_table: bool = True) -> StudyRes
             if skipped:
                 tags["fraud.skipped"] = "; ".join(f"{name}: {why}" for name, why in skipped.items())
             parent.logger.set_tags(tags)
-            params = flatten_config(OmegaConf.to_container(composed.cfg, resolve=True))  # type: ignore[arg-type]
+            params = run_params(flatten_config(OmegaConf.to_container(composed.cfg, resolve=True)))  # type: ignore[arg-type]
             parent.logger.log_hyperparams(params)
             result = _run_all(data, skipped, study_dir=study_dir, parent=parent, run_name=run_name)
             _record_parent(parent, result, study_dir)

@@ -23,3 +23,28 @@ def flatten_config(config: dict[str, Any], *, prefix: str = "") -> dict[str, Any
             value = value[: MAX_VALUE_LENGTH - 3] + "..."
         flat[name[:MAX_KEY_LENGTH]] = value
     return flat
+
+
+#: Sections that say where and how a run is recorded or shown, not what it trains: they stay in
+#: the run's config.yaml, out of its params (a user compares runs by what was tuned).
+UNTUNED_PREFIXES = ("logger.", "paths.", "callbacks.progress.", "hydra.")
+UNTUNED_KEYS = frozenset({"run_name"})
+#: Components whose class is a choice worth a param: ``model = MLP`` instead of a dotted path.
+CLASS_PARAMS = frozenset({"model", "optimizer", "scheduler", "data.source", "resample"})
+
+
+def run_params(flat: dict[str, Any]) -> dict[str, Any]:
+    """The params a run records from its flattened config (:func:`flatten_config`): what a user
+    tunes and compares. Recording and display settings are dropped, and a component's class
+    path becomes its class name under the component's key (``optimizer = Adam``)."""
+    params: dict[str, Any] = {}
+    for key, value in flat.items():
+        if key in UNTUNED_KEYS or key.startswith(UNTUNED_PREFIXES):
+            continue
+        if key.endswith("._target_"):
+            owner = key.removesuffix("._target_")
+            if owner in CLASS_PARAMS:
+                params[owner] = str(value).rsplit(".", 1)[-1]
+            continue
+        params[key] = value
+    return params
