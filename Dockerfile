@@ -1,10 +1,15 @@
-# GPU image of the training service (see docs/deploy.md).
+# GPU image of the training service (see docs/deploy.md). Needs BuildKit (the default builder
+# since Docker Engine 23; DOCKER_BUILDKIT=1 with Engine 20.10's own CLI):
 #   docker build -t trainer .
 #   docker run --rm --gpus all -v trainer-work:/workspace trainer train trainer=gpu
 # torch==2.13.0 from PyPI is the CUDA 13.0 build on Linux x86_64 (it brings its own CUDA
 # libraries, so the base needs none; the host needs an NVIDIA driver >= 580). For an older
 # driver take another CUDA build of the same version from PyTorch's index, e.g.
 #   docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126 -t trainer .
+# Without a registry or behind a TLS-intercepting proxy (docs/deploy.md, "Without a registry"):
+#   docker build --build-arg PYTHON_IMAGE=<a local Python 3.11 image> \
+#       --secret id=extra_ca_certs,src=<PEM file of extra CA certificates> -t trainer .
+# The certificates are trusted by pip for the RUN steps below only and are in no layer.
 # The rest is installed from the project itself with its extra `postgres`, so every version
 # is the one pyproject.toml pins. tests/deploy checks that this file and pyproject agree.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -18,16 +23,22 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 
 # torch first and alone: the largest layer, rebuilt only when its pin or index changes.
-RUN pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" torch==2.13.0
+RUN --mount=type=secret,id=extra_ca_certs \
+    --mount=type=bind,source=docker/with-ca-certs.sh,target=/usr/local/bin/with-ca-certs.sh \
+    sh /usr/local/bin/with-ca-certs.sh pip install --no-cache-dir --index-url "${TORCH_INDEX_URL}" torch==2.13.0
 
 # The dependencies from pyproject.toml (against a stub package), so code edits do not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p src/trainer && touch src/trainer/__init__.py \
-    && pip install --no-cache-dir "/src[postgres]" \
+RUN --mount=type=secret,id=extra_ca_certs \
+    --mount=type=bind,source=docker/with-ca-certs.sh,target=/usr/local/bin/with-ca-certs.sh \
+    mkdir -p src/trainer && touch src/trainer/__init__.py \
+    && sh /usr/local/bin/with-ca-certs.sh pip install --no-cache-dir "/src[postgres]" \
     && rm -rf src build
 
 COPY src ./src
-RUN pip install --no-cache-dir --no-deps --force-reinstall "/src[postgres]"
+RUN --mount=type=secret,id=extra_ca_certs \
+    --mount=type=bind,source=docker/with-ca-certs.sh,target=/usr/local/bin/with-ca-certs.sh \
+    sh /usr/local/bin/with-ca-certs.sh pip install --no-cache-dir --no-deps --force-reinstall "/src[postgres]"
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="trainer" \
