@@ -15,7 +15,13 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 MLFLOW_DOCKERFILE = ROOT / "docker" / "mlflow.Dockerfile"
+POSTGRES_DOCKERFILE = ROOT / "docker" / "postgres.Dockerfile"
+# The stand-ins for the public base images where no registry is reachable (docker/offline/).
+OFFLINE_DOCKERFILES = sorted((ROOT / "docker" / "offline").glob("*.Dockerfile"))
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+CPU_COMPOSE_FILE = ROOT / "docker-compose.cpu.yml"
+CA_HELPER = ROOT / "docker" / "with-ca-certs.sh"
+CA_SECRET = "extra_ca_certs"
 PYPROJECT = ROOT / "pyproject.toml"
 
 # pip options that take a value (the value is not a requirement).
@@ -75,28 +81,82 @@ def final_stage(instructions: list[Instruction]) -> list[Instruction]:
     return [i for i in instructions if i.stage == last]
 
 
-def pip_requirements(instructions: list[Instruction]) -> list[str]:
-    """Every requirement argument of every ``pip install`` in the RUN instructions."""
-    found: list[str] = []
+def run_mounts(args: str) -> list[dict[str, str]]:
+    """The ``--mount=...`` options at the start of a RUN's text, as dicts (``type`` defaults to bind)."""
+    mounts = []
+    for word in shlex.split(args):
+        if not word.startswith("--"):
+            break
+        if word.startswith("--mount="):
+            fields = dict(field.partition("=")[::2] for field in word[len("--mount=") :].split(","))
+            fields.setdefault("type", "bind")
+            mounts.append(fields)
+    return mounts
+
+
+def run_command(args: str) -> str:
+    """A RUN's shell command, its ``--mount``/``--network``/``--security`` options left out."""
+    words = args.split()
+    while words and words[0].startswith("--"):
+        words.pop(0)
+    return " ".join(words)
+
+
+def pip_commands(instructions: list[Instruction]) -> list[tuple[Instruction, list[str]]]:
+    """Every ``pip install`` command line in the RUN instructions (``pip`` may follow a wrapper such
+    as ``sh docker/with-ca-certs.sh``), with the instruction it is in, from ``pip`` on."""
+    found = []
     for inst in instructions:
         if inst.keyword != "RUN":
             continue
-        for command in re.split(r"&&|;|\|\|", inst.args):
+        for command in re.split(r"&&|;|\|\|", run_command(inst.args)):
             words = shlex.split(command)
-            if "pip" not in [Path(w).name for w in words[:3]] or "install" not in words:
+            names = [Path(w).name for w in words]
+            for index, name in enumerate(names[:-1]):
+                if name in ("pip", "pip3") and names[index + 1] == "install":
+                    found.append((inst, words[index:]))
+                    break
+    return found
+
+
+def pip_requirements(instructions: list[Instruction]) -> list[str]:
+    """Every requirement argument of every ``pip install`` in the RUN instructions."""
+    found: list[str] = []
+    for _, words in pip_commands(instructions):
+        rest = words[words.index("install") + 1 :]
+        skip = False
+        for word in rest:
+            if skip:
+                skip = False
                 continue
-            rest = words[words.index("install") + 1 :]
-            skip = False
-            for word in rest:
-                if skip:
-                    skip = False
-                    continue
-                if word in PIP_VALUE_OPTIONS:
-                    skip = True
-                    continue
-                if word.startswith("-"):
-                    continue
-                found.append(word)
+            if word in PIP_VALUE_OPTIONS:
+                skip = True
+                continue
+            if word.startswith("-"):
+                continue
+            found.append(word)
+    return found
+
+
+def global_args(path: Path) -> dict[str, str | None]:
+    """The ``ARG`` instructions before the first ``FROM`` (the ones ``FROM`` may use), with defaults."""
+    found: dict[str, str | None] = {}
+    for inst in dockerfile_instructions(path):
+        if inst.keyword == "FROM":
+            break
+        if inst.keyword == "ARG":
+            name, sep, default = inst.args.partition("=")
+            found[name.strip()] = default.strip() if sep else None
+    return found
+
+
+def build_args(path: Path) -> dict[str, str | None]:
+    """Every ``ARG`` of a Dockerfile (global or in a stage), with its default."""
+    found: dict[str, str | None] = {}
+    for inst in dockerfile_instructions(path):
+        if inst.keyword == "ARG":
+            name, sep, default = inst.args.partition("=")
+            found[name.strip()] = default.strip() if sep else None
     return found
 
 
@@ -164,9 +224,44 @@ def interpolate(value: Any, env: dict[str, str] | None = None) -> Any:
     return value
 
 
-def compose_file(env: dict[str, str] | None = None) -> dict[str, Any]:
-    """docker-compose.yml parsed (YAML merge keys applied) and interpolated with its defaults."""
-    loaded = yaml.safe_load(COMPOSE_FILE.read_text())
+@dataclass(frozen=True)
+class Reset:
+    """Compose's ``!reset`` tag: the key is removed from what the earlier files said."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Override:
+    """Compose's ``!override`` tag: the value replaces the earlier files' instead of merging."""
+
+    value: Any
+
+
+class _ComposeLoader(yaml.SafeLoader):
+    """A safe YAML loader that knows Compose's merge tags."""
+
+
+def _tagged(kind: type[Reset] | type[Override]) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> Reset | Override:
+        if isinstance(node, yaml.ScalarNode):
+            return kind(loader.construct_scalar(node) or None)
+        if isinstance(node, yaml.SequenceNode):
+            return kind(loader.construct_sequence(node, deep=True))
+        assert isinstance(node, yaml.MappingNode)
+        return kind(loader.construct_mapping(node, deep=True))
+
+    return construct
+
+
+_ComposeLoader.add_constructor("!reset", _tagged(Reset))
+_ComposeLoader.add_constructor("!override", _tagged(Override))
+
+
+def compose_file(env: dict[str, str] | None = None, path: Path = COMPOSE_FILE) -> dict[str, Any]:
+    """A compose file parsed (YAML merge keys applied, ``!reset``/``!override`` as objects) and
+    interpolated with its defaults."""
+    loaded = yaml.load(path.read_text(), Loader=_ComposeLoader)  # a SafeLoader subclass
     assert isinstance(loaded, dict)
     return interpolate(loaded, env)
 

@@ -1,28 +1,37 @@
 """docker-compose.yml: it parses, everything it names exists (services, volumes, networks, files,
-CLI commands and config overrides, mlflow server flags), and its start order is the safe one."""
+CLI commands and config overrides, mlflow server flags), and its start order is the safe one.
+docker-compose.cpu.yml changes the device and nothing else; build arguments and the CA secret
+reach every build with the Dockerfiles' own defaults."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
+from .engine import compose_command
 from .files import (
+    CA_SECRET,
     COMPOSE_FILE,
+    CPU_COMPOSE_FILE,
     ROOT,
+    Reset,
     as_list,
+    build_args,
     compose_file,
     dockerfile_instructions,
     env_values,
     final_stage,
+    global_args,
     json_array,
     option_value,
     pip_requirements,
+    run_mounts,
 )
 
 TRAINER_IMAGE_DOCKERFILE = "Dockerfile"
@@ -255,20 +264,101 @@ def test_urls_name_services_on_a_shared_network(services: dict[str, dict[str, An
                 assert mine & theirs, f"{name} and {host} share no network"
 
 
+@pytest.fixture(scope="module")
+def cpu_services() -> dict[str, dict[str, Any]]:
+    return compose_file(path=CPU_COMPOSE_FILE)["services"]
+
+
+def test_cpu_override_changes_the_device_only(
+    services: dict[str, dict[str, Any]], cpu_services: dict[str, dict[str, Any]]
+) -> None:
+    """Every service that trains on the GPU in docker-compose.yml is in the CPU override, with the
+    same command but `trainer=cpu` (compose replaces a command wholesale, so a drift would
+    silently run another search) and its GPU reservation removed with `!reset`."""
+    on_gpu = {name for name, s in services.items() if "trainer=gpu" in as_list(s.get("command"))}
+    assert on_gpu == set(cpu_services), f"GPU services {on_gpu} vs the override's {set(cpu_services)}"
+    for name, override in cpu_services.items():
+        assert set(override) <= {"command", "deploy"}, f"{name}: the override also sets {set(override)}"
+        base = as_list(services[name]["command"])
+        expected = ["trainer=cpu" if word == "trainer=gpu" else word for word in base]
+        assert as_list(override["command"]) == expected, f"{name}: the override's command drifted"
+        if "deploy" in services[name]:
+            assert isinstance(override.get("deploy"), Reset), f"{name}: the GPU reservation stays"
+
+
+def _build_services(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: s["build"] for name, s in services.items() if isinstance(s.get("build"), dict)}
+
+
+def test_every_service_image_is_built_from_a_base_argument(services: dict[str, dict[str, Any]]) -> None:
+    """No service pulls a fixed image: each is built, and every build argument of its Dockerfile
+    (the base image's among them) is passed as ``${SAME_NAME:-<the Dockerfile's default>}``, so
+    setting it in .env builds from a local image or another index."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    for name, service in services.items():
+        assert isinstance(service.get("build"), dict), f"{name} is not built from a Dockerfile here"
+        dockerfile = _dockerfile_of(service)
+        assert dockerfile is not None
+        defaults = build_args(dockerfile)
+        assert set(global_args(dockerfile)) <= set(defaults)
+        passed = raw[name]["build"].get("args") or {}
+        assert set(passed) == set(defaults), (
+            f"{name}: passes {set(passed)}, {dockerfile.name} has {set(defaults)}"
+        )
+        for arg, default in defaults.items():
+            assert passed[arg] == f"${{{arg}:-{default}}}", f"{name}: {arg}={passed[arg]}"
+
+
+def test_the_ca_secret_reaches_every_build_that_uses_it(
+    compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    """Builds whose Dockerfile mounts the CA secret list it; it is a file named by EXTRA_CA_CERTS,
+    an empty one (/dev/null) by default, so a build without extra certificates needs nothing."""
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert raw["secrets"][CA_SECRET] == {"file": "${EXTRA_CA_CERTS:-/dev/null}"}
+    for name, build in _build_services(services).items():
+        dockerfile = _dockerfile_of(services[name])
+        assert dockerfile is not None
+        uses = any(
+            m["type"] == "secret" and m.get("id") == CA_SECRET
+            for inst in dockerfile_instructions(dockerfile)
+            if inst.keyword == "RUN"
+            for m in run_mounts(inst.args)
+        )
+        listed = CA_SECRET in [s if isinstance(s, str) else s["source"] for s in build.get("secrets") or []]
+        assert uses == listed, f"{name}: {dockerfile.name} mounts it: {uses}; the build lists it: {listed}"
+    assert any(CA_SECRET in (b.get("secrets") or []) for b in _build_services(services).values())
+
+
+def _compose_or_skip() -> list[str]:
+    command = compose_command()
+    if command is None:
+        pytest.skip("neither `docker compose` nor a v2 `docker-compose` is installed here")
+    return command
+
+
 def test_docker_compose_config_accepts_it() -> None:
-    """Compose's own validator, where the compose plugin is installed."""
-    docker = shutil.which("docker")
-    if docker is None:
-        pytest.skip("no docker CLI here; the checks above parse the file themselves")
-    probe = subprocess.run([docker, "compose", "version"], capture_output=True, text=True, timeout=30)
-    if probe.returncode != 0:
-        first = (probe.stderr.strip().splitlines() or [""])[0][:80]
-        pytest.skip(f"the docker compose plugin is not installed here ({first})")
+    """Compose's own validator, where Compose v2 is installed: the file alone, and with the CPU
+    override, whose merge (by Compose itself) leaves no GPU reservation and no `trainer=gpu`."""
+    compose = _compose_or_skip()
     result = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE_FILE), "config", "--quiet"],
+        [*compose, "-f", str(COMPOSE_FILE), "config", "--quiet"],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
+    merged = subprocess.run(
+        [*compose, "-f", str(COMPOSE_FILE), "-f", str(CPU_COMPOSE_FILE), "--profile", "train", "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert merged.returncode == 0, merged.stderr
+    config = yaml.safe_load(merged.stdout)["services"]
+    for name in ("worker", "trainer", "init"):
+        assert "deploy" not in config[name], f"{name} still reserves a GPU"
+        words = [str(w) for w in config[name]["command"]]
+        assert "trainer=cpu" in words and "trainer=gpu" not in words, words
