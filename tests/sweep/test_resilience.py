@@ -47,7 +47,9 @@ def test_default_sqlite_storage_reaches_n_trials_with_pruned_ones_and_parent_plo
         "trainer.max_epochs=5",
     ]
     [result] = run_sweep(args, stream=io.StringIO())
-    study = optuna.load_study(study_name="mlp", storage=f"sqlite:///{tmp_path}/optuna.db")
+    study = optuna.load_study(
+        study_name="mlp-synthetic_classification", storage=f"sqlite:///{tmp_path}/optuna.db"
+    )
     assert len(study.trials) == 8
     assert result.counts["COMPLETE"] + result.counts["PRUNED"] == 8
     assert result.counts["PRUNED"] >= 1 and result.counts["COMPLETE"] >= 3, result.counts
@@ -92,7 +94,7 @@ def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trial
         running: list[int] = []
 
         def one_done_one_running() -> bool:
-            trials = trials_of(storage, "mlp")
+            trials = trials_of(storage, "mlp-synthetic_classification")
             # Mid-trial: sampled, with its run folder named. A trial stopped the instant it was
             # created has no parameters yet, and its retry samples new ones (nothing to compare).
             running[:] = [
@@ -111,13 +113,13 @@ def test_rerun_after_an_interrupted_sweep_retries_its_trial_and_stops_at_n_trial
     if stop == signal.SIGINT:  # the advice is to run the same sweep again, not a lone trainer train
         said = tail(log)
         assert "run the same command again: trainer sweep" in said and "ckpt_path" not in said, said
-    left = {t.number: t.state for t in trials_of(storage, "mlp")}
+    left = {t.number: t.state for t in trials_of(storage, "mlp-synthetic_classification")}
     # SIGKILL leaves the trial RUNNING; Ctrl-C records it FAIL and queues it again.
     assert left[stopped] == (TrialState.RUNNING if stop == signal.SIGKILL else TrialState.FAIL)
 
     second = sweep_process(args, cwd=tmp_path, log=log)
     assert second.wait(timeout=400) == 0, tail(log)
-    trials = trials_of(storage, "mlp")
+    trials = trials_of(storage, "mlp-synthetic_classification")
     assert len(counted_trials(trials)) == 4 and finished_count(trials) == 4
     assert len(trials) == 5  # the stopped trial stays, as FAIL, beside its retry
     original = trials[stopped]

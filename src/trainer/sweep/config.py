@@ -18,6 +18,7 @@ from trainer.config.compose import ComposedConfig, compose_config
 from trainer.errors import ConfigError
 from trainer.sweep.settings import SweepSettings, settings_from_config
 from trainer.sweep.space import SearchSpace, parse_space
+from trainer.sweep.study_identity import default_study_name
 
 SWEEP_KEYS = ("sweep", "hparams_search")
 SPACE_FIELDS = ("params", "metric", "direction")
@@ -56,7 +57,9 @@ def load_sweep(overrides: Sequence[str]) -> tuple[SweepSettings, SearchSpace, li
         )
     settings = settings_from_config(
         plain(cfg.sweep),
-        default_name=composed.choices.get("hparams_search", "sweep"),
+        default_name=default_study_name(
+            composed.choices.get("hparams_search", "sweep"), composed.choices.get("data")
+        ),
         default_metric=search.get("metric"),
         default_direction=search.get("direction"),
         seed=int(cfg.seed) if cfg.get("seed") is not None else None,

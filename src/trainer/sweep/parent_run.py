@@ -84,7 +84,8 @@ def parent_run(
         study.set_user_attr(PARENT_KEY_ATTR, key)
     logger = build_logger(cfg)
     # The MLflow run list shows names: say what was searched, and on what.
-    name = f"sweep {settings.study_name} on {data}" if data else f"sweep {settings.study_name}"
+    named_for_data = not data or settings.study_name.endswith(f"-{data}")  # the default name
+    name = f"sweep {settings.study_name}" + ("" if named_for_data else f" on {data}")
     with tracked_run(
         logger, folder=folder, run_name=name, resume_run_id=existing or None, run_key=key
     ) as run:

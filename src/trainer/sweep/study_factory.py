@@ -77,6 +77,10 @@ def open_study(settings: SweepSettings, space: SearchSpace, *, worker: int = 0) 
             pruner=pruner,
         )
         created = True
+        # optuna-dashboard and Optuna's plots label values by these, not "Objective 0".
+        with warnings.catch_warnings():  # ExperimentalWarning: the API is stable in use since 3.2
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(settings.metrics))
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(
             study_name=settings.study_name, storage=storage, sampler=sampler, pruner=pruner

@@ -29,6 +29,7 @@ from trainer.sweep.settings import SweepSettings
 from trainer.sweep.space import SearchSpace
 from trainer.sweep.storage import is_memory
 from trainer.sweep.study_factory import open_study, quiet_optuna
+from trainer.sweep.study_identity import BASE_ATTR, require_same_question
 from trainer.sweep.study_loop import TrialLoop
 from trainer.sweep.study_workers import run_workers
 from trainer.sweep.trial_budget import check_failures, effective_n_trials, state_counts
@@ -98,9 +99,10 @@ def run_study(
         study, created = open_study(settings, space)
         print(_opening_line(study, settings, created=created), file=out, flush=True)
         if not created:
+            require_same_question(study, base_overrides, storage=redact(settings.storage))
             wait_for_parent(study)
         study.set_user_attr("space", space.to_dict())
-        study.set_user_attr("base_overrides", list(base_overrides))
+        study.set_user_attr(BASE_ATTR, list(base_overrides))
         for key, value in (study_attrs or {}).items():
             study.set_user_attr(key, value)
         composed = compose_config(list(base_overrides))
