@@ -37,3 +37,31 @@ def test_one_class_test_split_gives_nan_ranking_metrics() -> None:
 
 def test_precision_at_k_caps_k_at_the_rows() -> None:
     assert precision_at_k(np.array([1, 0, 0]), np.array([0.9, 0.1, 0.2]), 10) == pytest.approx(1 / 3)
+
+
+def test_the_terminal_table_ranks_by_test_ap_with_units_and_marks_the_winner() -> None:
+    import pandas as pd
+
+    from trainer.fraud.report import terminal_rows
+
+    frame = pd.DataFrame(
+        [
+            {"approach": "plain", "ap": 0.41, "threshold": 0.5, "tp": 3, "family": "network"},
+            {"approach": "autoencoder", "ap": 0.73219, "threshold": 1.8345, "tp": 7, "family": "anomaly"},
+            {
+                "approach": "no_skill",
+                "ap": float("nan"),
+                "threshold": float("nan"),
+                "tp": 0,
+                "family": "baseline",
+            },
+            {"approach": "hgb", "ap": 0.6, "threshold": 0.25, "tp": 5, "family": "reference"},
+        ]
+    )
+    rows = terminal_rows(frame, ["approach", "ap", "threshold", "tp"])
+    assert rows == [
+        ["* autoencoder", "0.732", "1.83 anomaly score", "7"],
+        ["  hgb", "0.600", "0.25 probability", "5"],
+        ["  plain", "0.410", "0.5 probability", "3"],
+        ["  no_skill", "n/a", "n/a", "0"],
+    ]

@@ -125,19 +125,57 @@ def error_histogram(errors: np.ndarray, y: np.ndarray, threshold: float, path: P
     return path
 
 
+#: What each family's threshold is measured in (the terminal table says it beside the number).
+THRESHOLD_UNITS = {
+    "network": "probability",
+    "reference": "probability",
+    "baseline": "probability",
+    "anomaly": "anomaly score",
+}
+
+
+def terminal_rows(frame: pd.DataFrame, columns: list[str]) -> list[list[str]]:
+    """The comparison as the terminal shows it: best test AP first (undefined last), metrics
+    with three fixed decimals, each threshold with its unit, the winner marked with ``*``."""
+    ranked = frame.assign(_ap=pd.to_numeric(frame["ap"], errors="coerce")).sort_values(
+        "_ap", ascending=False, na_position="last", kind="stable"
+    )
+    best = ranked["_ap"].max()
+    rows = []
+    for _, row in ranked.iterrows():
+        cells = []
+        for column in columns:
+            value = row[column]
+            if column == "approach":
+                won = math.isfinite(best) and row["_ap"] == best
+                cells.append(f"* {value}" if won else f"  {value}")
+            elif column == "threshold":
+                unit = THRESHOLD_UNITS.get(str(row.get("family", "")), "score")
+                cells.append("n/a" if not _finite(value) else f"{float(value):.3g} {unit}")
+            elif column in ("tp", "fp", "fn", "tn") or not isinstance(value, float | np.floating):
+                cells.append(str(value))
+            else:
+                cells.append("n/a" if not _finite(value) else f"{float(value):.3f}")
+        rows.append(cells)
+    return rows
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float | np.number) and math.isfinite(float(value))
+
+
 def print_table(frame: pd.DataFrame, *, title: str, skipped: dict[str, str] | None = None) -> None:
-    """The comparison in the terminal (rich), best test AP highlighted; then the skipped approaches."""
+    """The comparison in the terminal (rich), best test AP first and marked; then the skipped
+    approaches."""
     from rich.console import Console
     from rich.table import Table
 
     columns = [c for c in [*MAIN_COLUMNS, "precision_at_k", "accuracy", "no_skill_accuracy"] if c in frame]
-    table = Table(title=title)
+    table = Table(title=title, caption="* highest test AP; thresholds were chosen on validation rows")
     for column in columns:
         table.add_column(column, justify="left" if column in ("approach", "sampler") else "right")
-    best = frame["ap"].max() if "ap" in frame and frame["ap"].notna().any() else None
-    for _, row in frame.iterrows():
-        style = "bold green" if best is not None and row["ap"] == best else None
-        table.add_row(*(_cell(row[c]) for c in columns), style=style)
+    for cells in terminal_rows(frame, columns):
+        table.add_row(*cells, style="bold green" if cells[0].startswith("*") else None)
     console = Console()
     if not console.is_terminal:  # piped or logged: rich would squeeze the table into 80 columns
         console = Console(width=200)
