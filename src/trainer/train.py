@@ -33,7 +33,7 @@ from trainer.build import (
 from trainer.config.compose import ComposedConfig
 from trainer.config.validate import validate_config
 from trainer.data.base import DataModule
-from trainer.diagnostics import bias_variance_report, model_summary
+from trainer.diagnostics import bias_variance_report, model_summary, still_improving
 from trainer.engine import Trainer, TrainingModule
 from trainer.engine.checkpoint import check_checkpoint_fits
 from trainer.engine.device import describe_device
@@ -304,7 +304,11 @@ def _record_end(
 ) -> None:
     logger, trainer, module, datamodule = parts.logger, parts.trainer, parts.module, parts.datamodule
     # The model holds the best weights here (Trainer.test loaded them): diagnose those.
-    verdict, text = bias_variance_report(module, datamodule) if outputs.diagnostics else ({}, "")
+    # Stopped by its epoch budget with the validation loss still falling: not done, not judged.
+    improving = trainer.current_epoch >= trainer.max_epochs and still_improving(trainer.history)
+    verdict, text = (
+        bias_variance_report(module, datamodule, improving=improving) if outputs.diagnostics else ({}, "")
+    )
     if verdict:
         log.info("%s", text)
         _write_and_record(logger, run_dir / "bias_variance.txt", text)

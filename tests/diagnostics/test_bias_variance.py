@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -109,3 +110,48 @@ def test_report_has_no_verdict_for_reconstruction() -> None:
     module = make_module(nn.Linear(4, 4), ReconstructionObjective())
     verdict, text = bias_variance_report(module, data)
     assert verdict == {} and "no verdict" in text
+
+
+def test_a_validation_loss_still_falling_steeply_is_noticed() -> None:
+    from trainer.diagnostics.bias_variance import still_improving
+
+    falling = [{"val/loss": v} for v in (0.9, 0.7, 0.55, 0.45)]
+    assert still_improving(falling)
+    flat = [{"val/loss": v} for v in (0.9, 0.5, 0.499, 0.4985)]  # 0.1% per epoch: done
+    assert not still_improving(flat)
+    turned = [{"val/loss": v} for v in (0.9, 0.5, 0.4, 0.45)]  # the last epoch is not the lowest
+    assert not still_improving(turned)
+    assert not still_improving([{"val/loss": 0.5}])
+
+
+def test_a_model_stopped_while_still_improving_is_not_judged_and_the_ratios_say_their_side() -> None:
+    torch.manual_seed(0)
+    data = TensorDataModule(classes_problem(300, seed=0), classes_problem(150, seed=1))
+    module = make_module(MLP(in_features=8, out_features=3, hidden_sizes=[16]), MulticlassObjective(), lr=0.2)
+    _fit(module, data, epochs=8)
+    verdict, text = bias_variance_report(module, data, improving=True)
+    assert verdict["verdict"] == "still improving" and verdict["measured"] == FINE
+    assert "trainer.max_epochs" in verdict["next_step"]
+    assert text.startswith("Bias/variance: still improving (the errors alone say: fine)")
+    # A value is never printed beside a limit as if flagged: each ratio says which side it is on.
+    assert f"bias = train / reference = {verdict['bias']:.3g}, ok (at most 0.5)" in text
+    assert "variance = (validation - train) / reference = " in text and "(high above" not in text
+
+
+def test_a_run_cut_off_by_max_epochs_while_learning_says_so(tmp_path: Path) -> None:
+    from trainer.config import compose_config
+    from trainer.train import train
+
+    overrides = [
+        "trainer.max_epochs=3",
+        "optimizer.lr=0.0005",  # slow: the validation loss is still falling steeply at epoch 3
+        "trainer.accelerator=cpu",
+        "logger=none",
+        "callbacks.progress=null",
+        f"paths.runs_dir={tmp_path}",
+    ]
+    result = train(compose_config(overrides))
+    losses = [row["val/loss"] for row in result.history]
+    assert losses == sorted(losses, reverse=True) and (losses[-2] - losses[-1]) / losses[-2] > 0.01
+    text = (result.run_dir / "bias_variance.txt").read_text()
+    assert text.startswith("Bias/variance: still improving"), text

@@ -187,7 +187,7 @@ def test_the_run_page_opens_with_the_runs_story(table_run: TableRun) -> None:
     for key, value in result.metrics.items():
         if key.startswith("test/") and math.isfinite(value):
             assert f"| {key.removeprefix('test/')} | {value:.4g} |" in text
-    assert f"**Bias/variance:** {table_run.run.data.tags['bias_variance']}" in text
+    assert f"**Bias/variance:** {table_run.run.data.tags['bias_variance'].replace('_', ' ')};" in text
     assert f"`{result.model_uri}`" in text
 
 

@@ -28,6 +28,10 @@ HIGH_VARIANCE = "high variance"
 BOTH = "high bias and high variance"
 FINE = "fine"
 UNDETERMINED = "undetermined"
+STILL_IMPROVING = "still improving"
+#: The validation loss still falls by more than this fraction per epoch over the last epochs of
+#: a run that stopped at its epoch budget: the model is not done, so it cannot be judged yet.
+IMPROVING_RATE = 0.01
 
 #: The standard recipe (Ng's basic recipe for machine learning): what to try next.
 NEXT_STEP = {
@@ -48,7 +52,23 @@ NEXT_STEP = {
         "split, or lower the reference (e.g. a human-level error) to push further."
     ),
     UNDETERMINED: "The reference error is 0 or undefined, so there is no scale to judge the errors on.",
+    STILL_IMPROVING: (
+        "The validation loss was still falling when training stopped at trainer.max_epochs: train "
+        "longer (raise trainer.max_epochs; early stopping ends it when it stops improving), then judge."
+    ),
 }
+
+
+def still_improving(history: list[dict[str, float]], *, metric: str = "val/loss", last: int = 3) -> bool:
+    """Whether ``metric`` (a loss) was still falling steeply at the end of ``history``: its last
+    value is the run's lowest, and across its last ``last`` values it fell by more than
+    ``IMPROVING_RATE`` of its value per epoch."""
+    values = [float(row[metric]) for row in history if metric in row and math.isfinite(float(row[metric]))]
+    if len(values) < 2 or values[-1] > min(values):
+        return False
+    window = values[-last:]
+    rate = (window[0] - window[-1]) / (len(window) - 1) / max(abs(window[0]), 1e-12)
+    return rate > IMPROVING_RATE
 
 
 def bias_variance_verdict(
@@ -118,6 +138,7 @@ def bias_variance_report(
     reference_error: float | None = None,
     bias_threshold: float = 0.5,
     variance_threshold: float = 0.1,
+    improving: bool = False,
 ) -> tuple[dict[str, Any], str]:
     """The verdict of a fitted module, measured on the training and validation splits.
 
@@ -130,6 +151,9 @@ def bias_variance_report(
         datamodule: gives ``tensors("train")`` and ``tensors("val")``.
         reference_error: the scale to judge errors on; ``None`` takes the trivial predictor's.
         bias_threshold, variance_threshold: see :func:`bias_variance_verdict`.
+        improving: training stopped at its epoch budget while the validation loss was still
+            falling (:func:`still_improving`): the verdict is "still improving", whatever the
+            ratios say (they are kept, and the text gives them).
 
     Returns:
         The verdict dict (empty when the task has no error metric or no validation rows) and
@@ -163,6 +187,13 @@ def bias_variance_report(
         bias_threshold=bias_threshold,
         variance_threshold=variance_threshold,
     )
+    if improving and verdict["verdict"] != UNDETERMINED:
+        verdict.update(
+            measured=verdict["verdict"],
+            verdict=STILL_IMPROVING,
+            tag=STILL_IMPROVING.replace(" ", "_"),
+            next_step=NEXT_STEP[STILL_IMPROVING],
+        )
     verdict["error_metric"] = ("1 - " if higher else "") + metric
     verdict["trivial_error"] = trivial_error
     verdict["reference"] = "best trivial predictor" if reference_error is None else "configured"
@@ -170,16 +201,24 @@ def bias_variance_report(
 
 
 def format_verdict(verdict: dict[str, Any]) -> str:
-    """The verdict as a few lines of text."""
+    """The verdict as a few lines of text; each ratio says on which side of its limit it is."""
+    measured = f" (the errors alone say: {verdict['measured']})" if verdict.get("measured") else ""
     return "\n".join(
         [
-            f"Bias/variance: {verdict['verdict']}",
+            f"Bias/variance: {verdict['verdict']}{measured}",
             f"  error = {verdict.get('error_metric', 'error')}: train {verdict['train_error']:.4g}, "
             f"validation {verdict['val_error']:.4g}, reference {verdict['reference_error']:.4g} "
             f"({verdict.get('reference', 'given')})",
-            f"  bias = train / reference = {verdict['bias']:.3g} (high above {verdict['bias_threshold']:g}); "
-            f"variance = (validation - train) / reference = {verdict['variance']:.3g} "
-            f"(high above {verdict['variance_threshold']:g})",
+            f"  bias = train / reference = {verdict['bias']:.3g}, "
+            f"{_side(verdict['bias'], verdict['bias_threshold'])}; "
+            f"variance = (validation - train) / reference = {verdict['variance']:.3g}, "
+            f"{_side(verdict['variance'], verdict['variance_threshold'])}",
             f"  next step: {verdict['next_step']}",
         ]
     )
+
+
+def _side(value: float, limit: float) -> str:
+    if not math.isfinite(value):
+        return "not measured"
+    return f"HIGH (above {limit:g})" if value > limit else f"ok (at most {limit:g})"
