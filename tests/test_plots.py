@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from trainer import plots
 
@@ -34,3 +37,29 @@ def test_a_binary_confusion_matrix_is_large_enough_to_read(tmp_path: Path) -> No
     header = path.read_bytes()[:24]
     width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
     assert width >= 400 and height >= 380, (width, height)  # about 240 x 220 before
+
+
+def test_roc_and_pr_mark_the_operating_point_with_the_legend_off_the_curve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    kept: list[Any] = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda fig, path: (kept.append(fig), save(fig, path))[1])
+    rng = np.random.default_rng(0)
+    y = (rng.random(300) < 0.2).astype(np.int64)
+    scores = np.clip(0.35 * y + rng.random(300) * 0.7, 0, 1)
+    roc, pr = plots.roc_and_pr(y, scores, tmp_path, threshold=0.6)
+    assert roc.name == "roc_curve.png" and pr.name == "pr_curve.png"
+    flagged = scores >= 0.6
+    precision, recall = (flagged & (y == 1)).sum() / flagged.sum(), (flagged & (y == 1)).sum() / y.sum()
+    for fig in kept:
+        ax = fig.axes[0]
+        legend = ax.get_legend()
+        fig.canvas.draw()
+        below = legend.get_window_extent().y1 <= ax.get_window_extent().y0  # under the axes, off every curve
+        assert below, "the legend sits on the plot"
+        assert any(t.get_text().startswith("threshold 0.6: ") for t in legend.get_texts())
+    pr_labels = [t.get_text() for t in kept[1].axes[0].get_legend().get_texts()]
+    assert f"threshold 0.6: precision {precision:.2f}, recall {recall:.2f}" in pr_labels

@@ -87,24 +87,53 @@ def confusion_matrix(matrix: np.ndarray, labels: list[Any], path: Path) -> Path:
     return _save(fig, path)
 
 
-def roc_and_pr(y_true: np.ndarray, scores: np.ndarray, directory: Path) -> list[Path]:
-    """ROC and precision-recall curves of a binary score (skipped for a one-class split)."""
+def roc_and_pr(
+    y_true: np.ndarray, scores: np.ndarray, directory: Path, *, threshold: float = 0.5
+) -> list[Path]:
+    """ROC and precision-recall curves of a binary score (skipped for a one-class split), each
+    with the operating point of ``threshold`` marked and the legend below the axes, off the curve."""
     if len(np.unique(y_true)) < 2:
         return []
+    flagged = scores >= threshold
+    positives, negatives = max(int(y_true.sum()), 1), max(int((1 - y_true).sum()), 1)
+    tp = int((flagged & (y_true == 1)).sum())
+    point_recall, point_fpr = tp / positives, int((flagged & (y_true == 0)).sum()) / negatives
+    point_precision = tp / int(flagged.sum()) if flagged.any() else 1.0
+    at = f"threshold {threshold:g}"
+
     fpr, tpr, _ = skm.roc_curve(y_true, scores)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot(fpr, tpr, label=f"AUC = {skm.roc_auc_score(y_true, scores):.3f}")
+    fig, ax = plt.subplots(figsize=(5, 5.6))
+    ax.plot(fpr, tpr, label=f"model (AUC = {skm.roc_auc_score(y_true, scores):.3f})")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="no skill")
+    ax.plot(
+        point_fpr,
+        point_recall,
+        "o",
+        color="black",
+        label=f"{at}: TPR {point_recall:.2f}, FPR {point_fpr:.2f}",
+    )
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC (test)")
-    ax.legend(loc="lower right")
+    _legend_below(ax)
     roc = _save(fig, directory / "roc_curve.png")
     precision, recall, _ = skm.precision_recall_curve(y_true, scores)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot(recall, precision, label=f"AP = {skm.average_precision_score(y_true, scores):.3f}")
+    fig, ax = plt.subplots(figsize=(5, 5.6))
+    ax.plot(recall, precision, label=f"model (AP = {skm.average_precision_score(y_true, scores):.3f})")
     ax.axhline(float(np.mean(y_true)), linestyle="--", color="grey", label="no skill (positive rate)")
+    ax.plot(
+        point_recall,
+        point_precision,
+        "o",
+        color="black",
+        label=f"{at}: precision {point_precision:.2f}, recall {point_recall:.2f}",
+    )
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (test)", ylim=(0, 1.02))
-    ax.legend(loc="upper right")
+    _legend_below(ax)
     return [roc, _save(fig, directory / "pr_curve.png")]
+
+
+def _legend_below(ax: Any) -> None:
+    # Below the axes: inside, any corner can hide a part of some curve.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), frameon=False, fontsize=9)
 
 
 def residuals(y_true: np.ndarray, y_pred: np.ndarray, path: Path) -> Path:

@@ -98,7 +98,7 @@ class BinaryObjective(Objective):
         matrix = confusion_matrix(y_true, y_pred, 2)
         return [
             plots.confusion_matrix(matrix, classes, directory / "confusion_matrix.png"),
-            *plots.roc_and_pr(y_true, predictions, directory),
+            *plots.roc_and_pr(y_true, predictions, directory, threshold=self.threshold),
         ]
 
     def trivial_outputs(self, train_targets: torch.Tensor, *, rows: int, width: int) -> torch.Tensor:
