@@ -41,7 +41,13 @@ from trainer.engine.distributed import broadcast_object, is_rank_zero, process_g
 from trainer.errors import RunStopped
 from trainer.redact import redact
 from trainer.reporting import RunOutputs, make_figures, package_model, record_run_files
-from trainer.reporting.run_description import DESCRIPTION_TAG, command_line, training_description
+from trainer.reporting.run_description import (
+    DESCRIPTION_TAG,
+    best_epoch_line,
+    best_row,
+    command_line,
+    training_description,
+)
 from trainer.run_dir import held_log_records, log_to_file, readable_run_name
 from trainer.tracked_run import RunFolder, tracked_run
 from trainer.tracking.base import Logger, NullLogger
@@ -66,6 +72,8 @@ class RunResult:
         tracking_run_id: the tracker's id of the run (MLflow run id), if any.
         model_uri: where the packaged model was logged, if it was.
         pending_path: where records the tracking store never received were saved, if anywhere.
+        best: ``best epoch 7 of 10, val/loss = 0.1234``: what the checkpoint kept ("" if nothing).
+        best_metrics: the validation metrics of that epoch (``metrics`` holds the last epoch's).
         location: lines that tell the user where the run is recorded and how to browse it.
         where: what a command prints at its end (the folder, then ``location``), from the
             tracked run (:meth:`trainer.tracked_run.TrackedRun.where_lines`).
@@ -79,6 +87,8 @@ class RunResult:
     tracking_run_id: str | None = None
     model_uri: str | None = None
     pending_path: str | None = None
+    best: str = ""
+    best_metrics: dict[str, float] = field(default_factory=dict)
     location: list[str] = field(default_factory=list)
     where: list[str] = field(default_factory=list)
 
@@ -177,8 +187,14 @@ def train(
         result.best_checkpoint = checkpoint.best_model_path if checkpoint else ""
         result.last_checkpoint = checkpoint.last_model_path if checkpoint else ""
         result.history = trainer.history
+        monitor = checkpoint.monitor if checkpoint else None
+        score = checkpoint.best_model_score if checkpoint else None
+        result.best = best_epoch_line(trainer.history, monitor, score)
+        row = best_row(trainer.history, monitor, score) or {}
+        result.best_metrics = {k: float(v) for k, v in row.items() if k.startswith("val/")}
         result.where = run.where_lines()
-        log.info("Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
+        # The numbers themselves: metrics.json, and the table the command prints (not twice here).
+        log.debug("Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
     return result
 
 

@@ -31,6 +31,21 @@ def _metrics_table(stdout: str) -> dict[str, str]:
     return {m.group(1): m.group(2) for m in rows if m}
 
 
+SPLIT_ROW = re.compile(r"^\W*(\w+)\W+(-?\d+\.\d{4}|n/a)?[^\w/.-]+(-?\d+\.\d{4}|n/a)?\W*$")
+
+
+def _run_table(stdout: str) -> dict[str, str]:
+    """``{"val/x": value, "test/x": value}`` from the validation | test table ``trainer train`` prints."""
+    found = {}
+    for line in stdout.splitlines():
+        match = SPLIT_ROW.match(line.strip())
+        if match and (match.group(2) or match.group(3)):
+            for split, value in (("val", match.group(2)), ("test", match.group(3))):
+                if value:
+                    found[f"{split}/{match.group(1)}"] = value
+    return found
+
+
 def _assert_one_clean_error_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr
@@ -57,13 +72,17 @@ def test_train_fast_dev_run_prints_metrics_and_the_run_folder(run_cli: RunCli, t
     done = run_cli("train", "trainer.fast_dev_run=true", "logger=none", f"paths.runs_dir={runs}")
     assert done.returncode == 0, done.stderr
     assert "Final metrics" in done.stdout
-    metrics = _metrics_table(done.stdout)
+    metrics = _run_table(done.stdout)
     assert {"val/loss", "val/accuracy", "test/loss", "test/accuracy"} <= set(metrics)
     (run_dir,) = runs.iterdir()
     assert f"Run saved to {run_dir}" in done.stdout
     assert (run_dir / "config.yaml").is_file() and (run_dir / "train.log").is_file()
     saved = json.loads((run_dir / "metrics.json").read_text())
     assert f"{saved['test/loss']:.4f}" == metrics["test/loss"]
+    assert f"{saved['val/loss']:.4f}" == metrics["val/loss"]
+    assert "Finished:" not in done.stdout + done.stderr  # the numbers are printed once, in the table
+    # The run's last line: where it is (logger=none: the folder); "test it again" comes before.
+    assert done.stdout.rstrip().splitlines()[-1] == f"Run saved to {run_dir}"
     assert "Traceback" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # nothing else in the working dir
 
@@ -214,8 +233,35 @@ def test_the_printed_eval_command_names_the_checkpoint_that_was_tested(
         f"paths.runs_dir={tmp_path / 'runs'}",
     )
     assert status == 0, err
-    [command] = [line.strip() for line in out.splitlines() if "test it again: trainer eval" in line]
+    [command] = [line.strip() for line in out.splitlines() if "Test it again: trainer eval" in line]
     tested = Path(command.split("ckpt_path=", 1)[1])
     (run_dir,) = (tmp_path / "runs").iterdir()
     [best] = (run_dir / "checkpoints").glob("epoch_*.ckpt")
     assert tested == best
+
+
+def test_the_end_of_a_run_shows_the_best_epochs_validation_beside_the_tested_checkpoint(
+    in_process: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    """Validation and test side by side: validation at the best epoch (the checkpoint that was
+    tested), not the last one, and the line above the table says which epoch that was."""
+    status, out, err = in_process(
+        "train",
+        "data=breast_cancer",
+        "optimizer.lr=0.01",
+        "trainer.max_epochs=8",
+        "callbacks.early_stopping=null",
+        "logger=none",
+        f"paths.runs_dir={tmp_path / 'runs'}",
+    )
+    assert status == 0, err
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    [best] = (run_dir / "checkpoints").glob("epoch_*.ckpt")
+    epoch = int(best.name.split("_")[1].split("-")[0])
+    ap = float(best.stem.rsplit("_", 1)[1])
+    assert f"Final metrics: best epoch {epoch} of 8, val/ap = {ap:.4g}" in out
+    assert f"validation: the best epoch; test: the checkpoint {best.name}" in out
+    printed = _run_table(out)
+    assert printed["val/ap"] == f"{ap:.4f}"
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert printed["test/ap"] == f"{saved['test/ap']:.4f}"

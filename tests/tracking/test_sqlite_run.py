@@ -182,7 +182,9 @@ def test_the_run_page_opens_with_the_runs_story(table_run: TableRun) -> None:
     assert f"trainer train {' '.join(shlex.quote(o) for o in table_run.overrides)}\n" in text
     monitor = "val/ap"
     best = min(result.history, key=lambda row: (-row[monitor], row["epoch"]))  # the first best epoch
-    assert f"**Best epoch:** {int(best['epoch'])} of 3, {monitor} = {best[monitor]:.4g}" in text
+    assert (
+        f"**Best epoch {int(best['epoch'])} of 3, {monitor} = {best[monitor]:.4g}** (the checkpoint" in text
+    )
     assert f"scored with {Path(result.best_checkpoint).name}:" in text
     for key, value in result.metrics.items():
         if key.startswith("test/") and math.isfinite(value):

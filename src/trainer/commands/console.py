@@ -39,6 +39,37 @@ def print_config(cfg: DictConfig) -> None:
     print(OmegaConf.to_yaml(cfg))
 
 
+def split_table(metrics: dict[str, float]) -> list[tuple[str, str, str]]:
+    """``val/x`` and ``test/x`` side by side: one row per metric name, ``""`` where a split lacks it."""
+    splits = ("val", "test")
+    names = sorted({k.split("/", 1)[1] for k in metrics if k.split("/", 1)[0] in splits and "/" in k})
+
+    def cell(key: str) -> str:
+        if key not in metrics:
+            return ""
+        return f"{metrics[key]:.4f}" if math.isfinite(metrics[key]) else "n/a"
+
+    return [(name, cell(f"val/{name}"), cell(f"test/{name}")) for name in names]
+
+
+def print_run_metrics(title: str, metrics: dict[str, float], *, caption: str = "") -> None:
+    """The end of a run: validation and test metrics side by side under ``title``."""
+    from rich.console import Console
+    from rich.table import Table
+
+    # Title and caption as lines of their own: rich would wrap them to the table's narrow width.
+    print(title)
+    table = Table()
+    table.add_column("metric")
+    table.add_column("validation", justify="right")
+    table.add_column("test", justify="right")
+    for row in split_table(metrics):
+        table.add_row(*row)
+    Console().print(table)
+    if caption:
+        print(caption)
+
+
 def print_metrics(title: str, metrics: dict[str, float]) -> None:
     """A table of ``metrics`` sorted by name (``n/a`` for a value that is not finite)."""
     from rich.console import Console

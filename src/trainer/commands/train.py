@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
 from trainer.commands.console import print_config as show_config
-from trainer.commands.console import print_metrics, quiet_trials, rank_zero
+from trainer.commands.console import print_run_metrics, quiet_trials, rank_zero
 from trainer.config.compose import compose_config
 from trainer.errors import UserError
 
@@ -47,7 +48,16 @@ def train_command(overrides: list[str], *, print_config: bool = False) -> int:
 
     result = train(composed)
     if rank_zero():
-        print_metrics("Final metrics", result.metrics)
+        tested = Path(result.best_checkpoint).name if result.best_checkpoint else "the last weights"
+        epoch = "the best epoch" if result.best_metrics else "the last epoch"
+        test = (
+            f"; test: the checkpoint {tested}" if any(k.startswith("test/") for k in result.metrics) else ""
+        )
+        print_run_metrics(
+            "Final metrics" + (f": {result.best}" if result.best else ""),
+            {**result.metrics, **result.best_metrics},
+            caption=f"validation: {epoch}{test}",
+        )
         _print_where(result)
     return 0
 
@@ -73,11 +83,12 @@ def multirun_command(overrides: list[str], *, print_config: bool = False) -> int
 
 
 def _print_where(result: RunResult) -> None:
-    """Say where the run was saved and how to look at it (the tracked run's lines)."""
+    """Say how to test the run again, then where it was saved and how to look at it (the
+    tracked run's lines): the run's address is the last line, as every command ends."""
     print()
-    print(*result.where, sep="\n")
     # The checkpoint the test metrics came from (the best one), not last.ckpt, which differs
     # whenever training went on past its best epoch.
     tested = result.best_checkpoint or result.last_checkpoint
     if tested:
-        print(f"  test it again: trainer eval ckpt_path={tested}")
+        print(f"Test it again: trainer eval ckpt_path={tested}")
+    print(*result.where, sep="\n")

@@ -72,15 +72,10 @@ def training_description(
         model_uri: the logged model, if any.
     """
     lines = ["**Command**", "", f"```\n{command}\n```", ""]
-    epochs = _epoch_count(history)
-    best_epoch = _epoch_of(history, monitor, best_value)
-    if monitor and best_epoch is not None:
-        lines.append(
-            f"**Best epoch:** {best_epoch} of {epochs}, {monitor} = {number(best_value)} "
-            "(the checkpoint kept and tested)."
-        )
-    elif epochs:
-        lines.append(f"**Epochs:** {epochs}.")
+    best = best_epoch_line(history, monitor, best_value)
+    if best:
+        kept = " (the checkpoint kept and tested)" if best.startswith("best") else ""
+        lines.append(f"**{best[0].upper()}{best[1:]}**{kept}.")
     tested = {k: v for k, v in metrics.items() if k.startswith("test/")}
     if tested:
         source = Path(tested_checkpoint).name if tested_checkpoint else "the last weights"
@@ -98,17 +93,38 @@ def training_description(
     return fit_to_tag("\n".join(lines))
 
 
-def _epoch_of(history: Sequence[Mapping[str, Any]], monitor: str | None, value: float | None) -> str | None:
-    """The first epoch whose ``monitor`` equals the kept best value (the history counts epochs
-    completed, from 1; a validation inside an epoch is a fraction)."""
+def best_epoch_line(
+    history: Sequence[Mapping[str, Any]], monitor: str | None, best_value: float | None
+) -> str:
+    """``best epoch 7 of 10, val/loss = 0.1234``; ``10 epochs`` with no monitored best; "" if none."""
+    epochs = _epoch_count(history)
+    best_epoch = _epoch_of(history, monitor, best_value)
+    if monitor and best_epoch is not None:
+        return f"best epoch {best_epoch} of {epochs}, {monitor} = {number(best_value)}"
+    return f"{epochs} epochs" if epochs else ""
+
+
+def best_row(
+    history: Sequence[Mapping[str, Any]], monitor: str | None, value: float | None
+) -> Mapping[str, Any] | None:
+    """The first history row whose ``monitor`` equals the kept best value: the checkpoint's epoch."""
     if not monitor or value is None:
         return None
-    for index, row in enumerate(history, start=1):
+    for row in history:
         seen = row.get(monitor)
         if seen is not None and math.isclose(float(seen), float(value), rel_tol=1e-9, abs_tol=1e-12):
-            epoch = float(row.get("epoch", index))
-            return str(int(epoch)) if epoch.is_integer() else f"{epoch:.2f}"
+            return row
     return None
+
+
+def _epoch_of(history: Sequence[Mapping[str, Any]], monitor: str | None, value: float | None) -> str | None:
+    """The best row's epoch (the history counts epochs completed, from 1; a validation inside an
+    epoch is a fraction)."""
+    row = best_row(history, monitor, value)
+    if row is None:
+        return None
+    epoch = float(row.get("epoch", history.index(row) + 1))
+    return str(int(epoch)) if epoch.is_integer() else f"{epoch:.2f}"
 
 
 def _epoch_count(history: Sequence[Mapping[str, Any]]) -> int:
