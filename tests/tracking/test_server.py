@@ -519,3 +519,69 @@ def test_the_printed_address_opens_the_run_in_the_training_view(live_run: LiveRu
         assert reply.status == 200 and b"<html" in reply.read(4096).lower()
     experiment = live_run.client.get_experiment(experiment_id)
     assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"
+
+
+def test_a_sweep_on_the_server_records_the_truth_and_prints_addresses_that_resolve(
+    server: MlflowServer, tmp_path: Path
+) -> None:
+    """Through the server's API: the parent's description and name, each trial's name, pruned
+    trials FINISHED and tagged, each trial's value its best epoch's (not its last), and every
+    address the sweep printed naming a run of the server in the training view."""
+    import re
+
+    import optuna
+
+    from trainer.sweep.stages import run_sweep
+
+    server.wait_ready()
+    out = io.StringIO()
+    args = [
+        "hparams_search=mlp",
+        "hparams_search.params.optimizer.choices=[adam,momentum]",
+        "sweep.n_trials=6",
+        "sweep.pruner=median",
+        "+sweep.pruner_options.n_startup_trials=2",
+        "sweep.seed=3",
+        f"sweep.storage=sqlite:///{tmp_path}/optuna.db",
+        "data=synthetic_classification",
+        "data.source.n_samples=300",
+        "data.source.n_categorical=0",
+        "trainer.max_epochs=5",
+        "logger.log_checkpoints=false",
+        "logger.log_datasets=false",
+        *base_overrides(server.uri, tmp_path),
+    ]
+    [result] = run_sweep(args, stream=out)
+    client = server.client()
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    [parent] = [r for r in runs if r.info.run_id == result.parent_run_id]
+    assert parent.info.run_name == "sweep mlp-synthetic_classification"
+    description = parent.data.tags["mlflow.note.content"]
+    assert (
+        "**Study** `mlp-synthetic_classification`" in description
+        and "Reproduce the best trial" in description
+    )
+    study = optuna.load_study(study_name=result.study_name, storage=f"sqlite:///{tmp_path}/optuna.db")
+    by_run = {r.info.run_id: r for r in runs}
+    for trial in study.trials:
+        run = by_run[trial.user_attrs["run_id"]]
+        assert run.info.run_name.endswith(f"_t{trial.number:03d}")
+        assert run.info.status == "FINISHED", (trial.number, trial.state)
+        assert run.data.tags["sweep.state"] == trial.state.name
+        if trial.state == optuna.trial.TrialState.PRUNED:
+            assert run.data.tags["sweep.pruned_epoch"] == str(trial.user_attrs["pruned_epoch"])
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            losses = [m.value for m in client.get_metric_history(run.info.run_id, "val/loss")]
+            assert trial.value == pytest.approx(min(losses))  # the best epoch's, not the last one's
+    assert study.best_trial.number == int(parent.data.tags["best.trial"])
+    assert result.counts["PRUNED"] >= 1, result.counts  # the pruned branch above was taken
+    addresses = re.findall(r"http://\S+/#/\S+", out.getvalue())
+    assert len(addresses) >= 2  # the best run and the parent
+    for address in addresses:
+        match = re.fullmatch(
+            rf"http://127\.0\.0\.1:{server.port}/#/experiments/(\w+)/runs/(\w+)\?workflowType=machine_learning",
+            address,
+        )
+        assert match, address
+        assert client.get_run(match.group(2)).info.experiment_id == match.group(1)
