@@ -58,6 +58,8 @@ def test_fraud_command_end_to_end_with_mlflow_parent_and_children(
     for name, child in children.items():
         assert link.format(name, experiment_id, child.info.run_id) in description
     assert not [key for key in parent.data.metrics if "/test_" in key]  # no wall of one-dot charts
+    for run in runs:  # MLflow's "Created by" and "Source" columns, on every run
+        assert run.data.tags["mlflow.user"] and run.data.tags["mlflow.source.name"]
     # Networks logged their epochs (val/ap drives early stopping and the checkpoint).
     assert "val/ap" in children["weighted"].data.metrics and "val/ap" in children["autoencoder"].data.metrics
     assert children["smote"].data.params["sampler"] == "smote"

@@ -29,6 +29,7 @@ from trainer.tracking.mlflow_env import MlflowEnvironment
 from trainer.tracking.mlflow_location import DEFAULT_TRACKING_URI, mlflow_location_lines, run_url, ui_address
 from trainer.tracking.mlflow_run import PendingRun
 from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
+from trainer.tracking.provenance import source_tags
 from trainer.tracking.resume_replay import drop_replayed, new_params_only
 from trainer.tracking.slow_queue import SlowQueue
 from trainer.tracking.store_check import check_tracking_store, is_database_server
@@ -193,7 +194,7 @@ class MLflowLogger(Logger):
         self._environment.apply(request_timeout=self.request_timeout)
         self.run_name = self.run_name or run_name
         self.run_dir = run_dir
-        tags = {str(k): redact(str(v)) for k, v in self.extra_tags.items()}
+        tags = {**source_tags(), **{str(k): redact(str(v)) for k, v in self.extra_tags.items()}}
         if parent_run_id:  # MLflow's UI nests the run under its parent by this tag
             tags["mlflow.parentRunId"] = parent_run_id
         self._run = PendingRun(

@@ -58,19 +58,25 @@ def command_line(argv: list[str] | None = None) -> str:
     return redact(" ".join(shlex.quote(a) for a in [Path(args[0]).name, *args[1:]]))
 
 
-def provenance_tags(*, device: str, precision: str) -> dict[str, str]:
-    """All provenance tags of a run, MLflow's own "Created by" and "Source" among them (its
-    client API, unlike ``mlflow.start_run``, sets neither)."""
-    command = command_line()
-    tags = {
-        **git_state(),
-        "versions": versions_tag(),
-        "command": command,
-        "device": device,
-        "precision": precision,
+def source_tags() -> dict[str, str]:
+    """MLflow's "Created by" and "Source" of a run this process opens (its client API, unlike
+    ``mlflow.start_run``, sets neither): every run gets them, a sweep's or fraud study's too."""
+    return {
         "mlflow.user": _user(),
         "mlflow.source.type": "LOCAL",
-        "mlflow.source.name": " ".join(command.split()[:2]),  # "trainer train", "trainer sweep"
+        "mlflow.source.name": " ".join(command_line().split()[:2]),  # "trainer train", "trainer sweep"
+    }
+
+
+def provenance_tags(*, device: str, precision: str) -> dict[str, str]:
+    """All provenance tags of a training run (:func:`source_tags` among them)."""
+    tags = {
+        **git_state(),
+        **source_tags(),
+        "versions": versions_tag(),
+        "command": command_line(),
+        "device": device,
+        "precision": precision,
     }
     if "git.commit" in tags:
         tags["mlflow.source.git.commit"] = tags["git.commit"]
