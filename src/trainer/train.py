@@ -35,6 +35,7 @@ from trainer.config.validate import validate_config
 from trainer.data.base import DataModule
 from trainer.diagnostics import bias_variance_report, model_summary, still_improving
 from trainer.engine import Trainer, TrainingModule
+from trainer.engine.callback_protocols import RanksCheckpoints
 from trainer.engine.checkpoint import check_checkpoint_fits
 from trainer.engine.device import describe_device
 from trainer.engine.distributed import broadcast_object, is_rank_zero, process_group, read_on_rank_zero
@@ -187,8 +188,7 @@ def train(
         result.best_checkpoint = checkpoint.best_model_path if checkpoint else ""
         result.last_checkpoint = checkpoint.last_model_path if checkpoint else ""
         result.history = trainer.history
-        monitor = checkpoint.monitor if checkpoint else None
-        score = checkpoint.best_model_score if checkpoint else None
+        monitor, score = _ranking(checkpoint)
         result.best = best_epoch_line(trainer.history, monitor, score)
         row = best_row(trainer.history, monitor, score) or {}
         result.best_metrics = {k: float(v) for k, v in row.items() if k.startswith("val/")}
@@ -339,17 +339,25 @@ def _record_end(
             result.model_uri = logger.log_model(model_dir, step=trainer.global_step)
     if outputs.diagnostics:  # a full record (not a sweep's light trial): the page tells the story
         checkpoint = trainer.checkpoint_callback
+        monitor, score = _ranking(checkpoint)
         description = training_description(
             command=command,
             history=trainer.history,
-            monitor=checkpoint.monitor if checkpoint else None,
-            best_value=checkpoint.best_model_score if checkpoint else None,
+            monitor=monitor,
+            best_value=score,
             tested_checkpoint=checkpoint.best_model_path if checkpoint else "",
             metrics=result.metrics,
             verdict=f"{verdict['verdict']}; next step: {verdict['next_step']}" if verdict else "",
             model_uri=result.model_uri,
         )
         logger.set_tags({DESCRIPTION_TAG: description})
+
+
+def _ranking(checkpoint: object) -> tuple[str | None, float | None]:
+    """The metric the checkpoint callback ranks by and its best value (None, None if it says not)."""
+    if isinstance(checkpoint, RanksCheckpoints):
+        return checkpoint.monitor, checkpoint.best_model_score
+    return None, None
 
 
 def _write_metrics(path: Path, metrics: dict[str, float]) -> None:

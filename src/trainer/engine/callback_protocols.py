@@ -33,22 +33,32 @@ class CheckpointCallback(Protocol):
 
     Attributes:
         save_last: whether it keeps ``last.ckpt`` at epoch ends.
-        monitor: the metric it keeps the best of (None: it keeps the latest).
         best_model_path: the best checkpoint by its monitor, ``""`` while none.
-        best_model_score: the monitor's value in that checkpoint, None while none.
         last_model_path: the latest ``last.ckpt`` written, ``""`` while none.
     """
 
     save_last: bool
-    monitor: str | None
     best_model_path: str
-    best_model_score: float | None
     last_model_path: str
 
     # ``trainer`` is the Trainer; naming its class here would import it back into the callbacks.
     def write_last(self, trainer: Any) -> Path:
         """Save ``last.ckpt`` at the trainer's current position; return its path."""
         ...
+
+
+@runtime_checkable
+class RanksCheckpoints(Protocol):
+    """A checkpoint callback that also says by what it ranks (``ModelCheckpoint`` does): the
+    end of a run names the best epoch and its value from it.
+
+    Attributes:
+        monitor: the metric it keeps the best of (None: it keeps the latest).
+        best_model_score: the monitor's value in the best checkpoint, None while none.
+    """
+
+    monitor: str | None
+    best_model_score: float | None
 
 
 def state_key(callback: Any) -> str:

@@ -8,6 +8,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
+from trainer.engine.callback_protocols import RanksCheckpoints
 from trainer.engine.callbacks.base import Callback
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class ProgressBar(Callback):
                 trainer.current_epoch,
                 trainer.max_epochs,
                 metrics,
-                monitor=checkpoint.monitor if checkpoint else None,
+                monitor=checkpoint.monitor if isinstance(checkpoint, RanksCheckpoints) else None,
             )
             self._progress.console.print(line, markup=False, highlight=False)  # above the bar, kept
         # The full summary goes to the run's log file either way (and to a pipe's output).
