@@ -23,11 +23,38 @@ def build(overrides: list[str]) -> torch.optim.Optimizer:
     return factory(MLP(in_features=4, out_features=1, hidden_sizes=[8]).parameters())
 
 
-@pytest.mark.parametrize("option", FUSED + FOREACH_ONLY)
-def test_the_shipped_configs_leave_the_choice_to_torch(option: str) -> None:
+@pytest.mark.parametrize("option", FUSED)
+def test_the_shipped_configs_take_the_fused_kernel_where_torch_has_one(option: str) -> None:
     group = build([f"optimizer={option}"]).param_groups[0]
-    assert group["foreach"] is None
-    assert group.get("fused") is None
+    assert group["fused"] is True and group["foreach"] is None
+
+
+@pytest.mark.parametrize("option", FOREACH_ONLY)
+def test_without_a_fused_kernel_the_choice_is_torchs(option: str) -> None:
+    group = build([f"optimizer={option}"]).param_groups[0]
+    assert group["foreach"] is None and group.get("fused") is None
+
+
+@pytest.mark.parametrize(
+    "overrides", [["optimizer.fused=false"], ["optimizer.foreach=false"], ["optimizer.foreach=true"]]
+)
+def test_a_users_choice_of_implementation_is_kept(overrides: list[str]) -> None:
+    group = build(["optimizer=adam", *overrides]).param_groups[0]
+    key, value = overrides[0].removeprefix("optimizer.").split("=")
+    assert group[key] is (value == "true")
+    assert not group["fused"] or key == "fused"
+
+
+def test_a_generator_of_parameters_is_used_once_and_fully() -> None:
+    cfg = validate_config(compose_config(["optimizer=adam"]).cfg)
+    factory = instantiate_component(cfg.optimizer, "optimizer")
+    model = MLP(in_features=4, out_features=1, hidden_sizes=[8])
+    optimizer = factory(p for p in model.parameters())  # a generator, as module.parameters() is
+    assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(model.parameters()))
+    groups = factory(
+        [{"params": iter([*model.parameters()][:2])}, {"params": iter([*model.parameters()][2:])}]
+    )
+    assert [len(g["params"]) for g in groups.param_groups] == [2, len(list(model.parameters())) - 2]
 
 
 @pytest.mark.parametrize("option", FUSED)
