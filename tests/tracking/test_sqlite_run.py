@@ -306,6 +306,17 @@ def test_model_is_the_runs_output_and_is_registered(table_run: TableRun) -> None
     logged = client.get_logged_model(model_id)
     assert logged.source_run_id == run_id
     assert str(logged.status).endswith("READY")
+    # Linked for the Models tab: the run's params, its test metrics on the test dataset; the run
+    # still holds one point of each test metric.
+    assert logged.params == table_run.run.data.params
+    linked = {m.key: m for m in logged.metrics}
+    metrics = table_run.result.metrics
+    expected = {k: v for k, v in metrics.items() if k.startswith("test/") and math.isfinite(v)}
+    assert set(linked) >= set(expected)
+    for key, value in expected.items():
+        assert linked[key].value == pytest.approx(value)
+        assert linked[key].dataset_name and linked[key].dataset_name.endswith("-test")
+        assert len(client.get_metric_history(run_id, key)) == 1
     # Named after its run (the characters MLflow refuses in a model name replaced), not "model".
     assert logged.name == re.sub(r"[/:.%\"']", "_", table_run.run.info.run_name)
     (version,) = client.search_model_versions(f"name='{MODEL_NAME}'")

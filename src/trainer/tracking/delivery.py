@@ -224,6 +224,7 @@ def _log_model(
     client.finalize_logged_model(model.model_id, LoggedModelStatus.READY)
     # Listed as the run's output, so the run page links to the model.
     client.log_outputs(run_id, [LoggedModelOutput(model.model_id, int(record["step"]))])
+    _link_model(client, run_id, model.model_id, record.get("links") or {})
     uri = f"models:/{model.model_id}"
     client.set_tag(run_id, "model_uri", uri)
     if registered_model_name:
@@ -232,6 +233,37 @@ def _log_model(
         except Exception as exc:
             log.warning("Could not register the model as %r: %s", registered_model_name, describe_error(exc))
     return uri
+
+
+def _link_model(client: Any, run_id: str, model_id: str, links: dict[str, Any]) -> None:
+    """Give the logged model the run's params and test metrics (on the test dataset), so the
+    Models tab compares models. The metrics are the points the run already holds, sent again with
+    the model's id and the same timestamps: the run keeps one point each (MLflow drops the exact
+    duplicate) and the model gets them. A failure leaves the model without links, with a warning."""
+    from mlflow.entities import Metric
+
+    dataset = links.get("dataset") or {}
+    metrics = [
+        Metric(
+            key=m["key"],
+            value=float(m["value"]),
+            timestamp=int(m["timestamp"]),
+            step=int(m["step"]),
+            model_id=model_id,
+            dataset_name=dataset.get("name"),
+            dataset_digest=dataset.get("digest"),
+        )
+        for m in links.get("metrics", [])
+    ]
+    try:
+        if links.get("params"):
+            client.log_model_params(model_id, {str(k): str(v) for k, v in links["params"].items()})
+        if metrics:
+            client.log_batch(run_id, metrics=metrics)
+    except Exception as exc:
+        log.warning(
+            "The model %s was logged without its params and metrics: %s", model_id, describe_error(exc)
+        )
 
 
 def _register(client: Any, name: str, model_id: str, run_id: str) -> None:

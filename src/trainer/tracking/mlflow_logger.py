@@ -125,6 +125,12 @@ class MLflowLogger(Logger):
         self._have: set[tuple[str, int]] | None = None
         self._resumed_existing = False
         self._environment = MlflowEnvironment()  # set by start(), put back by finalize()
+        # What the logged model is linked to (the Models tab compares models by these): the
+        # run's params, its test metrics as logged (same timestamps: the run keeps one point
+        # each), and the test split's dataset.
+        self._model_params: dict[str, str] = {}
+        self._test_points: dict[str, Record] = {}
+        self._test_dataset: dict[str, str] | None = None
 
     # ---------------------------------------------------------------- lifecycle
     @property
@@ -294,12 +300,12 @@ class MLflowLogger(Logger):
     # ---------------------------------------------------------------- records
     def log_hyperparams(self, params: dict[str, Any]) -> None:
         assert self._writer is not None, "start() first"
-        self._writer.add(
-            [
-                {"kind": "param", "key": str(k)[:MAX_KEY_LENGTH], "value": redact(str(v))[:MAX_VALUE_LENGTH]}
-                for k, v in params.items()
-            ]
-        )
+        records = [
+            {"kind": "param", "key": str(k)[:MAX_KEY_LENGTH], "value": redact(str(v))[:MAX_VALUE_LENGTH]}
+            for k, v in params.items()
+        ]
+        self._model_params.update({r["key"]: r["value"] for r in records})
+        self._writer.add(records)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         assert self._writer is not None, "start() first"
@@ -311,12 +317,14 @@ class MLflowLogger(Logger):
         # The hot path: plain dicts into a list; the writer thread journals and sends them.
         stamp = _now_ms()
         assert self._writer is not None, "start() first"
-        self._writer.add(
-            [
-                {"kind": "metric", "key": k, "value": float(v), "timestamp": stamp, "step": step}
-                for k, v in metrics.items()
-            ]
-        )
+        records: list[Record] = [
+            {"kind": "metric", "key": k, "value": float(v), "timestamp": stamp, "step": step}
+            for k, v in metrics.items()
+        ]
+        for key, record in zip(metrics, records, strict=True):
+            if key.startswith("test/"):
+                self._test_points[key] = record
+        self._writer.add(records)
 
     def log_artifact(self, path: str | Path, *, artifact_path: str | None = None) -> None:
         """Journal a file or folder and upload it now (if the store answers)."""
@@ -332,7 +340,16 @@ class MLflowLogger(Logger):
         except Exception as exc:  # an unusual frame or source: the run goes on
             log.warning("Could not describe the data set inputs: %s", describe_error(exc))
             return
-        self._record_slow(dataset_record(inputs))
+        record = dataset_record(inputs)
+        self._test_dataset = next(
+            (
+                {"name": d["name"], "digest": d["digest"]}
+                for d in record["datasets"]
+                if d["tags"].get("mlflow.data.context") == "test"
+            ),
+            None,
+        )
+        self._record_slow(record)
 
     def log_model(self, local_dir: Path, *, name: str | None = None, step: int = 0) -> str | None:
         """Upload a saved MLflow model folder as a LoggedModel of this run; register it if asked.
@@ -345,7 +362,17 @@ class MLflowLogger(Logger):
             in the journal, and ``trainer upload`` sends it).
         """
         name = logged_model_name(name or self.run_name or "")
-        record = {"kind": "model", "path": str(Path(local_dir).resolve()), "name": name, "step": step}
+        record = {
+            "kind": "model",
+            "path": str(Path(local_dir).resolve()),
+            "name": name,
+            "step": step,
+            "links": {
+                "params": dict(self._model_params),
+                "metrics": list(self._test_points.values()),
+                "dataset": self._test_dataset,
+            },
+        }
         return self._record_slow(record)
 
     def _record_slow(self, record: Record) -> str | None:
