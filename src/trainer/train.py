@@ -40,6 +40,7 @@ from trainer.engine.checkpoint import check_checkpoint_fits
 from trainer.engine.device import describe_device
 from trainer.engine.distributed import broadcast_object, is_rank_zero, process_group, read_on_rank_zero
 from trainer.errors import RunStopped
+from trainer.log_channels import FILE_ONLY
 from trainer.redact import redact
 from trainer.reporting import RunOutputs, make_figures, package_model, record_run_files
 from trainer.reporting.run_description import (
@@ -193,8 +194,10 @@ def train(
         row = best_row(trainer.history, monitor, score) or {}
         result.best_metrics = {k: float(v) for k, v in row.items() if k.startswith("val/")}
         result.where = run.where_lines()
-        # The numbers themselves: metrics.json, and the table the command prints (not twice here).
-        log.debug("Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()))
+        # In the log file; the console shows the command's table instead (not the numbers twice).
+        log.info(
+            "Finished: %s", ", ".join(f"{k}={v:.4g}" for k, v in result.metrics.items()), extra=FILE_ONLY
+        )
     return result
 
 

@@ -21,7 +21,11 @@ def rank_zero() -> bool:
 
 def setup_console_logging() -> None:
     """Warnings of every library on stderr; the ``trainer`` loggers' progress from rank 0 only."""
+    from trainer.log_channels import console_filter
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(console_filter)  # lines meant for the run's log file only stay there
     # The other processes of a DDP run say only what goes wrong; rank 0 tells the run.
     logging.getLogger("trainer").setLevel(logging.INFO if rank_zero() else logging.WARNING)
 
