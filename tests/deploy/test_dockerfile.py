@@ -202,8 +202,14 @@ def test_ca_helper_adds_the_secret_for_the_command_only(tmp_path: Path) -> None:
     """With the secret, the command sees one bundle (pip's own certificates, then the secret's) in
     PIP_CERT, SSL_CERT_FILE and REQUESTS_CA_BUNDLE; it is gone afterwards, after a failure too,
     and the command's exit status is the helper's."""
-    from pip._vendor import certifi
-
+    # pip's bundle, asked of another process: importing pip here would switch setuptools'
+    # distutils shim off for the rest of this test process (torch.compile then fails to build).
+    pip_bundle = subprocess.run(
+        [sys.executable, "-c", "from pip._vendor import certifi; print(certifi.where())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     secret = self_signed_ca(tmp_path / "extra-ca.pem")
     work = tmp_path / "tmp"
     work.mkdir()
@@ -215,7 +221,7 @@ def test_ca_helper_adds_the_secret_for_the_command_only(tmp_path: Path) -> None:
     )
     assert seen.returncode == 0, seen.stderr
     bundle_path, _, bundle = seen.stdout.partition("\n")
-    assert bundle == Path(certifi.where()).read_text() + secret.read_text()
+    assert bundle == Path(pip_bundle).read_text() + secret.read_text()
     assert "trusting 1 extra CA certificate(s)" in seen.stderr
     assert not Path(bundle_path).exists() and not list(work.iterdir()), "the bundle outlived the step"
     failed = _helper(work, secret, "exit 3")
