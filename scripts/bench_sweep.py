@@ -31,7 +31,10 @@ trial. What is made equal, and how:
   ``val/loss``, min). A trial's value is its best epoch's ``val/loss`` on both sides (ours:
   ``trial_value``; the peer: its ``EarlyStopping.best_score``), the refit's is its checkpoint's
   best score. Torch's thread count is left at its default on both sides, as ``trainer sweep``
-  with ``sweep.n_jobs=1`` does (``--threads N`` sets it on both).
+  with ``sweep.n_jobs=1`` does (``--threads N`` sets it on both). The optimizer settings are
+  our config's on both sides; ours then takes torch's fused kernel where it has one (its
+  default), the peer torch's default kernel, as ``torch.optim.Adam(self.parameters(), lr=...)``
+  in a LightningModule does.
 * records, two modes: ``tracked``: ours to MLflow in a sqlite store (its default logger); the peer
   with Lightning's ``MLFlowLogger`` to its own sqlite store, one run per trial,
   ``log_every_n_steps`` = our ``trainer.log_every_n_steps``, hyperparameters through
