@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from trainer.config.compose import compose_config
-from trainer.fraud.approaches import StudyData, run_classifier
+from trainer.fraud.network_approaches import run_classifier
+from trainer.fraud.networks import ArraysDataModule
 from trainer.fraud.study import evaluate_approach, load_study_data, split_config
+from trainer.fraud.study_data import StudyData
 from trainer.tracking.base import NullLogger
 
 from .conftest import study_overrides
@@ -38,31 +41,29 @@ def test_the_scaler_saw_training_rows_only(data: StudyData) -> None:
 def test_no_synthetic_row_reaches_validation_or_test(
     data: StudyData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import trainer.fraud.approaches as approaches
+    import trainer.fraud.member_fit as member_fit
 
     before = {split: (x.clone(), y.clone()) for split, (x, y) in data.tensors.items()}
     seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-    real = approaches.network_data
+    real = member_fit.fit_network
 
-    def spy(
-        data_: StudyData, train: tuple[torch.Tensor, torch.Tensor], *, seed: int | None = None
-    ) -> approaches.ArraysDataModule:
-        # The real datamodule; the spy only records what the Trainer gets.
-        module = real(data_, train, seed=seed)
-        seen.update(module.splits)
-        return module
+    def spy(cfg: Any, module: Any, rows: ArraysDataModule, **kwargs: Any) -> Any:
+        # The real fit; the spy only records the rows the Trainer gets.
+        seen.update({"train": rows.splits["train"], "val": rows.splits["val"]})
+        return real(cfg, module, rows, **kwargs)
 
-    monkeypatch.setattr(approaches, "network_data", spy)
+    monkeypatch.setattr(member_fit, "fit_network", spy)
     run_classifier(data, "smote", run_dir=tmp_path / "smote", logger=NullLogger())
     train_x, train_y = seen["train"]
     assert len(train_x) > len(before["train"][0])  # synthetic fraud rows were added to training
     assert int(train_y.sum()) == int((train_y == 0).sum())  # balanced by SMOTE
+    # Validation (early stopping, checkpoints) gets exactly the datamodule's rows; test rows
+    # never reach a fit, they are only scored.
+    assert torch.equal(seen["val"][0], before["val"][0]) and torch.equal(seen["val"][1], before["val"][1])
     for split in ("val", "test"):
-        # Validation (early stopping, thresholds) and test get exactly the datamodule's rows.
-        assert torch.equal(seen[split][0], before[split][0]) and torch.equal(seen[split][1], before[split][1])
         assert torch.equal(data.tensors[split][0], before[split][0])
         # No training row, real or synthetic, is also a validation/test row.
-        rows = {tuple(r) for r in np.round(seen[split][0].numpy(), 5)}
+        rows = {tuple(r) for r in np.round(data.tensors[split][0].numpy(), 5)}
         assert not rows & {tuple(r) for r in np.round(train_x.numpy(), 5)}
     assert torch.equal(data.tensors["train"][0], before["train"][0])  # the datamodule's own rows untouched
 

@@ -53,3 +53,12 @@ def score_metrics(y_true: np.ndarray, scores: np.ndarray, *, threshold: float, k
         "accuracy": float((pred == y).mean()),
         "no_skill_accuracy": float((y == 0).mean()),
     }
+
+
+def validation_log_loss(y_true: np.ndarray, probabilities: np.ndarray) -> float:
+    """Mean log loss of fraud probabilities (clipped away from 0 and 1, so one sure miss is finite)."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-7, 1 - 1e-7)
+    y = np.asarray(y_true, dtype=np.float64)
+    if len(y) == 0:
+        return math.nan
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))

@@ -1,4 +1,4 @@
-"""Train a network of the study through the real engine, early-stopped on validation AP.
+"""Train a network of the study through the real engine, early-stopped on a validation metric.
 
 The study hands over tensors it prepared (resampled training rows, or normal rows only for
 the autoencoder, and the untouched validation and test rows); :class:`ArraysDataModule` serves
@@ -120,27 +120,27 @@ class DenoisingAutoencoder(nn.Module):
 
 @dataclass
 class FittedNetwork:
-    """A network after fit, holding its best checkpoint's weights (by validation AP)."""
+    """A network after fit, holding its best checkpoint's weights (by the monitored metric)."""
 
     module: TrainingModule
     trainer: Trainer
     best_checkpoint: str
-    best_val_ap: float | None
+    best_score: float | None
 
-    @torch.inference_mode()
-    def outputs(self, x: torch.Tensor, *, batch_size: int = 4096) -> torch.Tensor:
-        """Raw network outputs for ``x`` in eval mode, on the CPU."""
-        self.module.eval()
-        device = self.trainer.device
-        parts = [
-            self.module(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)
-        ]
-        return torch.cat(parts) if parts else torch.empty(0)
 
-    def scores(self, x: torch.Tensor) -> np.ndarray:
-        """Per-row scores: probabilities for a classifier, reconstruction errors for an autoencoder."""
-        objective = self.module.objective
-        return objective.predict(objective.evaluation_outputs(self.outputs(x), x)).numpy()
+@torch.inference_mode()
+def network_outputs(module: TrainingModule, x: torch.Tensor, *, batch_size: int = 4096) -> torch.Tensor:
+    """Raw outputs of ``module`` for ``x`` in eval mode, on the CPU."""
+    module.eval()
+    device = next(module.parameters()).device
+    parts = [module(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)]
+    return torch.cat(parts) if parts else torch.empty(0)
+
+
+def network_scores(module: TrainingModule, x: torch.Tensor) -> np.ndarray:
+    """Per-row scores: probabilities for a classifier, reconstruction errors for an autoencoder."""
+    objective = module.objective
+    return objective.predict(objective.evaluation_outputs(network_outputs(module, x), x)).numpy()
 
 
 def network_trainer(
@@ -149,12 +149,14 @@ def network_trainer(
     run_dir: Path,
     logger: Logger,
     patience: int,
+    monitor: str = MONITOR,
+    mode: str = "max",
     extra_callbacks: Sequence[Any] = (),
 ) -> tuple[Trainer, ModelCheckpoint]:
     """The Trainer a network of the study fits with: the configured one, early-stopped and
-    checkpointed on ``val/ap``; and its checkpoint callback. Making it checks the options."""
-    stopping = EarlyStopping(monitor=MONITOR, mode="max", patience=patience)
-    checkpoint = ModelCheckpoint(monitor=MONITOR, mode="max", save_top_k=1, save_last=False)
+    checkpointed on ``monitor``; and its checkpoint callback. Making it checks the options."""
+    stopping = EarlyStopping(monitor=monitor, mode=mode, patience=patience)
+    checkpoint = ModelCheckpoint(monitor=monitor, mode=mode, save_top_k=1, save_last=False)
     # Configured stoppers/checkpointers would watch another metric and compete with these two.
     configured = [cb for cb in build_callbacks(cfg) if not isinstance(cb, EarlyStopping | ModelCheckpoint)]
     callbacks = [*configured, stopping, checkpoint, *extra_callbacks]
@@ -169,14 +171,22 @@ def fit_network(
     run_dir: Path,
     logger: Logger,
     patience: int,
+    monitor: str = MONITOR,
+    mode: str = "max",
     extra_callbacks: Sequence[Any] = (),
 ) -> FittedNetwork:
-    """Fit with early stopping and best-checkpoint keeping on ``val/ap``, then load the best weights."""
+    """Fit with early stopping and best-checkpoint keeping on ``monitor``, then load the best weights."""
     trainer, checkpoint = network_trainer(
-        cfg, run_dir=run_dir, logger=logger, patience=patience, extra_callbacks=extra_callbacks
+        cfg,
+        run_dir=run_dir,
+        logger=logger,
+        patience=patience,
+        monitor=monitor,
+        mode=mode,
+        extra_callbacks=extra_callbacks,
     )
     trainer.fit(module, data)
     best = checkpoint.best_model_path
-    if best:  # the weights of the best validation AP, not of the last epoch
+    if best:  # the weights of the best validation score, not of the last epoch
         module.model.load_state_dict(load_checkpoint(best)["model"])
     return FittedNetwork(module, trainer, best, checkpoint.best_model_score)

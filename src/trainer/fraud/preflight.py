@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from trainer.build import build_module_with
 from trainer.data.resample import SAMPLERS
 from trainer.errors import DataError
-from trainer.fraud.approaches import StudyData, autoencoder_module, network_data, run_classifier, runner_for
+from trainer.fraud.approaches import runner_for
+from trainer.fraud.member_fit import member_data, member_module
+from trainer.fraud.network_approaches import network_jobs, run_network
 from trainer.fraud.networks import network_trainer
+from trainer.fraud.study_data import StudyData
 from trainer.fraud.thresholds import ThresholdSelector
-from trainer.tasks import BinaryObjective
 from trainer.tracking.base import NullLogger
 
 log = logging.getLogger(__name__)
@@ -41,12 +42,12 @@ def check_before_training(data: StudyData) -> dict[str, str]:
         UserError: an option of the networks or their Trainer is wrong, or no approach applies.
     """
     approaches = data.settings.approaches
-    networks = [a for a in approaches if runner_for(a) is run_classifier]
-    if networks:  # the classifier as every network approach builds it (pos_weight aside)
-        build_module_with(data.cfg, network_data(data, data.tensors["train"]), BinaryObjective())
-    if "autoencoder" in approaches:
-        autoencoder_module(data)
-    if networks or "autoencoder" in approaches:
+    networks = [a for a in approaches if runner_for(a) is run_network]
+    # The classifier as every classifier approach builds it (pos_weight aside), the autoencoder.
+    for name in sorted({"autoencoder" if a == "autoencoder" else "plain" for a in networks}):
+        jobs, _ = network_jobs(data, name, Path("."))
+        member_module(jobs[0], member_data(jobs[0]))
+    if networks:
         network_trainer(data.cfg, run_dir=Path("."), logger=NullLogger(), patience=data.settings.patience)
     _warn_if_the_threshold_flags_every_row(data)
     skipped = {}

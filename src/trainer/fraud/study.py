@@ -28,11 +28,16 @@ from trainer.data.resample import SAMPLERS, Resampler, check_sampler_name
 from trainer.engine.seed import seed_everything
 from trainer.errors import DataError
 from trainer.fraud import explain, report
-from trainer.fraud.approaches import ApproachResult, StudyData, runner_for
-from trainer.fraud.metrics import score_metrics
+from trainer.fraud.approaches import runner_for
+from trainer.fraud.member_pool import MemberPool, choose_workers
+from trainer.fraud.metrics import score_metrics, validation_log_loss
+from trainer.fraud.network_approaches import network_jobs, run_network
 from trainer.fraud.parent_description import study_description
 from trainer.fraud.preflight import check_before_training
+from trainer.fraud.progress import StudyProgress
+from trainer.fraud.selection import best_network
 from trainer.fraud.settings import FraudSettings, read_settings
+from trainer.fraud.study_data import ApproachResult, StudyData
 from trainer.fraud.thresholds import ThresholdSelector
 from trainer.reporting.run_description import DESCRIPTION_TAG
 from trainer.run_dir import held_log_records, log_to_file
@@ -155,6 +160,13 @@ def evaluate_approach(data: StudyData, result: ApproachResult) -> dict[str, Any]
         threshold, rule = selector.threshold_, selector.rule
     metrics = score_metrics(y_test, result.test_scores, threshold=threshold, k=data.settings.precision_at_k)
     val_ap = score_metrics(y_val, result.val_scores, threshold=threshold, k=1)["ap"]
+    # Breaks ties of validation AP between classifiers (probabilities); a detector's score is no
+    # probability, so it has none.
+    val_loss = (
+        validation_log_loss(y_val, result.val_scores)
+        if result.family in ("network", "reference")
+        else math.nan
+    )
     return {
         "approach": result.name,
         **{k: metrics[k] for k in ("ap", "roc_auc", "precision", "recall", "f1")},
@@ -164,8 +176,10 @@ def evaluate_approach(data: StudyData, result: ApproachResult) -> dict[str, Any]
             k: metrics[k] for k in ("precision_at_k", "tp", "fp", "fn", "tn", "accuracy", "no_skill_accuracy")
         },
         "val_ap": val_ap,
+        "val_loss": val_loss,
         "rule": rule,
         "family": result.family,
+        "selected_on": result.selected_on,
     }
 
 
@@ -195,6 +209,13 @@ def _run_child(
 
 
 # ---------------------------------------------------------------------- the study
+def planned_fits(settings: FraudSettings) -> int:
+    """How many networks the configured approaches fit (before any is skipped)."""
+    networks = [a for a in settings.approaches if runner_for(a) is run_network]
+    members = {"autoencoder": settings.autoencoder.ensemble}
+    return sum(members.get(name, settings.ensemble) for name in networks)
+
+
 def run_study(composed: ComposedConfig, *, print_table: bool = True) -> StudyResult:
     """Run every approach of ``fraud.approaches`` and write the comparison.
 
@@ -213,26 +234,34 @@ def run_study(composed: ComposedConfig, *, print_table: bool = True) -> StudyRes
     # The data, the networks and their Trainer, which approaches apply, and the tracking store:
     # all decided before the study folder exists, so a mistake leaves none. The lines this logs
     # go into fraud.log once the folder is made.
-    with held_log_records() as loading_lines:
-        seed_everything(int(cfg.seed))
-        data = load_study_data(cfg, settings, resample)
-        skipped = check_before_training(data)
-        logger = build_logger(cfg)
-    folder = RunFolder.open(chosen=cfg.paths.run_dir, runs_dir=cfg.paths.runs_dir, run_name=run_name)
-    study_dir = folder.path
-    with log_to_file(study_dir / "fraud.log", earlier=loading_lines):
-        folder.write_config(composed.cfg, composed.overrides, composed.hydra)
-        with tracked_run(logger, folder=folder, run_name=run_name, log_file="fraud.log") as parent:
-            tags = {"fraud.study": "parent", "overrides": " ".join(composed.overrides) or "(none)"}
-            if skipped:
-                tags["fraud.skipped"] = "; ".join(f"{name}: {why}" for name, why in skipped.items())
-            parent.logger.set_tags(tags)
-            params = run_params(flatten_config(OmegaConf.to_container(composed.cfg, resolve=True)))  # type: ignore[arg-type]
-            parent.logger.log_hyperparams(params)
-            result = _run_all(data, skipped, study_dir=study_dir, parent=parent, run_name=run_name)
-            _record_parent(parent, result, study_dir)
-        result.parent_run_id = parent.run_id
-        result.where = parent.where_lines()
+    # The worker processes that fit the networks start now, so that their imports overlap the
+    # loading and checks below; leaving the block stops them, whatever happened.
+    with MemberPool(choose_workers(settings.workers, jobs=planned_fits(settings))) as pool:
+        pool.start()
+        # The data, the networks and their Trainer, which approaches apply, and the tracking
+        # store: all decided before the study folder exists, so a mistake leaves none. The
+        # lines this logs go into fraud.log once the folder is made.
+        with held_log_records() as loading_lines:
+            seed_everything(int(cfg.seed))
+            data = load_study_data(cfg, settings, resample)
+            data.pool = pool
+            skipped = check_before_training(data)
+            logger = build_logger(cfg)
+        folder = RunFolder.open(chosen=cfg.paths.run_dir, runs_dir=cfg.paths.runs_dir, run_name=run_name)
+        study_dir = folder.path
+        with log_to_file(study_dir / "fraud.log", earlier=loading_lines):
+            folder.write_config(composed.cfg, composed.overrides, composed.hydra)
+            with tracked_run(logger, folder=folder, run_name=run_name, log_file="fraud.log") as parent:
+                tags = {"fraud.study": "parent", "overrides": " ".join(composed.overrides) or "(none)"}
+                if skipped:
+                    tags["fraud.skipped"] = "; ".join(f"{name}: {why}" for name, why in skipped.items())
+                parent.logger.set_tags(tags)
+                config = OmegaConf.to_container(composed.cfg, resolve=True)
+                parent.logger.log_hyperparams(run_params(flatten_config(config)))  # type: ignore[arg-type]
+                result = _run_all(data, skipped, study_dir=study_dir, parent=parent, run_name=run_name)
+                _record_parent(parent, result, study_dir)
+            result.parent_run_id = parent.run_id
+            result.where = parent.where_lines()
     if print_table:
         report.print_table(result.table, title=f"Fraud study {run_name} (test split)", skipped=skipped)
     return result
@@ -244,8 +273,21 @@ def _run_all(
     results: dict[str, ApproachResult] = {}
     rows: list[dict[str, Any]] = []
     child_ids: dict[str, str | None] = {}
-    for name in [a for a in data.settings.approaches if a not in skipped]:
-        log.info("Approach %s", name)
+    approaches = [a for a in data.settings.approaches if a not in skipped]
+    networks = [a for a in approaches if runner_for(a) is run_network]
+    # Every network's members queued now, in the approaches' order: the workers fit them while
+    # the study records the approaches that are done and runs the references.
+    for name in networks:
+        data.queue(name, *network_jobs(data, name, study_dir / "approaches" / name))
+    fits = {name: data.pending[name][0] for name in networks}
+    if data.pool is not None and data.pool.workers > 1:
+        log.info("Fitting %d networks, %d at once", sum(map(len, fits.values())), data.pool.workers)
+    train_rows = len(data.labels("train"))
+    progress = StudyProgress(
+        {a: sum(len(job.train[1]) for job in fits[a]) if a in fits else train_rows for a in approaches}
+    )
+    for name in approaches:
+        log.info("%s", progress.starting(name))
         result, row, child_id = _run_child(data, name, study_dir=study_dir, parent=parent)
         results[name], child_ids[name] = result, child_id
         rows.append(row)
@@ -268,9 +310,9 @@ def _explain(
     folder = outcome.run_dir / "explanations"
     folder.mkdir(parents=True, exist_ok=True)
     options = data.settings.explain
-    classifiers = table[table["family"].isin(["network", "reference"])].dropna(subset=["val_ap"])
-    if len(classifiers) and len(np.unique(data.labels("test"))) == 2:
-        best = str(classifiers.sort_values("val_ap", ascending=False).iloc[0]["approach"])
+    pick = best_network(table, families=("network", "reference"))
+    if pick is not None and len(np.unique(data.labels("test"))) == 2:
+        best = pick.name
         scorer = results[best].score_frame
         assert scorer is not None
         importance = explain.permutation_importance_ap(
