@@ -24,6 +24,7 @@ FAST = [
     "callbacks.progress=null",
     "fraud.patience=2",
     "fraud.ensemble=1",  # one network per approach; test_tabular_embedding runs an ensemble
+    "fraud.workers=1",  # fits in the test process; test_member_pool starts worker processes
     "fraud.explain.n_repeats=1",
     "fraud.references.hgb_max_iter=30",
     "fraud.references.isolation_forest_trees=30",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
+from trainer.fraud.report import reference_lines
 from trainer.reporting.run_description import fit_to_tag, markdown_table, number
 
 #: The columns the description shows, in this order.
@@ -45,6 +46,7 @@ def study_description(
                 f"Picked on validation rows alone (highest validation AP): **{picked['approach']}** "
                 f"(validation AP {number(picked['val_ap'])}, test AP {number(picked['ap'])})."
             )
+        lines += [f"{line}." for line in reference_lines(table)]
         lines.append("")
     columns = [c for c in SHOWN if c in ranked]
     rows = []

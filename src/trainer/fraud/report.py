@@ -21,6 +21,38 @@ def comparison_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     return frame[ordered + [c for c in frame.columns if c not in ordered]]
 
 
+#: The scikit-learn references of each kind, the bars ours must clear (the autoencoder is ours).
+REFERENCES = {
+    "classifier": ("hgb", "logistic"),
+    "anomaly": ("isolation_forest", "lof", "knn", "pca"),
+}
+
+
+def strongest_references(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Kind (``classifier``, ``anomaly``) -> the row of its reference with the highest test AP;
+    a kind none of whose references ran (or has a test AP) is left out."""
+    strongest: dict[str, pd.Series] = {}
+    ap = pd.to_numeric(frame["ap"], errors="coerce").to_numpy(dtype=float)
+    for kind, names in REFERENCES.items():
+        ran = np.flatnonzero(frame["approach"].isin(names).to_numpy() & np.isfinite(ap))
+        if len(ran):  # the first of equals, in the table's order
+            strongest[kind] = frame.iloc[int(ran[np.argmax(ap[ran])])]
+    return strongest
+
+
+def reference_lines(frame: pd.DataFrame) -> list[str]:
+    """One line per kind naming its strongest reference and its test AP (the report, the terminal
+    and the parent run's description all say these)."""
+    lines = []
+    for kind, row in strongest_references(frame).items():
+        ran = [n for n in REFERENCES[kind] if n in set(frame["approach"])]
+        lines.append(
+            f"Strongest {kind} reference (of {', '.join(ran)}): {row['approach']}, "
+            f"test AP {_cell(float(row['ap']))}"
+        )
+    return lines
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float | np.floating):
         return "n/a" if not math.isfinite(float(value)) else f"{float(value):.4g}"
@@ -50,6 +82,7 @@ def write_tables(
         f"# {title}\n\nTest split; thresholds chosen on validation rows. Accuracy is shown only beside "
         "the accuracy of never flagging fraud.\n\n"
         + to_markdown(frame, columns=shown)
+        + "".join(f"\n{line}\n" for line in reference_lines(frame))
         + skipped_lines(skipped)
     )
     return [csv_path, md_path]
@@ -180,5 +213,7 @@ def print_table(frame: pd.DataFrame, *, title: str, skipped: dict[str, str] | No
     if not console.is_terminal:  # piped or logged: rich would squeeze the table into 80 columns
         console = Console(width=200)
     console.print(table)
+    for line in reference_lines(frame):
+        print(line)
     if skipped:
         print(skipped_lines(skipped).strip("\n"))

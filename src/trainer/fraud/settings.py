@@ -14,7 +14,18 @@ from trainer.errors import ConfigError
 from trainer.fraud.thresholds import ThresholdSelector
 
 #: Approaches that are not a sampler name.
-BASE_APPROACHES = ("no_skill", "plain", "weighted", "autoencoder", "hgb", "isolation_forest")
+BASE_APPROACHES = (
+    "no_skill",
+    "plain",
+    "weighted",
+    "autoencoder",
+    "hgb",
+    "logistic",
+    "isolation_forest",
+    "lof",
+    "knn",
+    "pca",
+)
 APPROACHES = (*BASE_APPROACHES, *(name for name in SAMPLERS if name != "none"))
 
 
@@ -33,10 +44,22 @@ class ThresholdSettings:
     percentile: float
 
 
+#: What the autoencoder is stopped and selected on: the reconstruction loss of normal validation
+#: rows (no fraud label used), or validation AP (uses the labels).
+AUTOENCODER_SELECTION = ("normal_loss", "val_ap")
+#: The autoencoder's row score: squared errors averaged (mse), or each feature's error first
+#: divided by its mean error on normal validation rows (scaled).
+AUTOENCODER_SCORES = ("scaled", "mse")
+
+
 @dataclass
 class AutoencoderSettings:
-    model: Any  # a model node with a _target_ (trainer.models.Autoencoder)
+    model: Any  # a model node with a _target_ (trainer.models.Autoencoder); widths may be auto
     noise: float
+    select_on: str
+    score: str
+    optimizer: Any  # merged into the run's optimizer node for the autoencoder only
+    ensemble: int
 
 
 @dataclass
@@ -49,8 +72,16 @@ class ExplainSettings:
 @dataclass
 class ReferenceSettings:
     hgb_max_iter: int
-    hgb_learning_rate: float
+    hgb_patience: int
+    hgb_learning_rates: list[float]
+    hgb_max_leaf_nodes: list[int]
+    logistic_c: list[float]
+    logistic_max_iter: int
     isolation_forest_trees: int
+    lof_neighbors: int
+    knn_neighbors: int
+    neighbors_max_rows: int
+    pca_variance: float
 
 
 @dataclass
@@ -62,6 +93,8 @@ class FraudSettings:
     patience: int
     # Networks per classifier approach, seeds seed..seed+n-1, their probabilities averaged.
     ensemble: int
+    # Processes fitting the networks at once: auto (one per core) or a number.
+    workers: Any
     precision_at_k: int
     threshold: ThresholdSettings
     autoencoder: AutoencoderSettings
@@ -87,18 +120,32 @@ def read_settings(node: DictConfig | None) -> FraudSettings:
     return settings
 
 
+def _each(allowed: Callable[[float], bool]) -> Callable[[Any], bool]:
+    """A check of a list setting: not empty, and ``allowed`` holds for every value."""
+    return lambda values: len(values) > 0 and all(allowed(v) for v in values)
+
+
 #: Numeric settings outside the threshold rules -> (whether a value is allowed, the range in words).
 RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "patience": (lambda v: v >= 0, "0 or more"),
     "ensemble": (lambda v: v >= 1, "1 or more"),
     "precision_at_k": (lambda v: v >= 1, "1 or more"),
     "autoencoder.noise": (lambda v: v >= 0, "0 or more (0 is off)"),
+    "autoencoder.ensemble": (lambda v: v >= 1, "1 or more"),
     "explain.n_repeats": (lambda v: v >= 1, "1 or more"),
     "explain.top_columns": (lambda v: v >= 1, "1 or more"),
     "explain.max_rows": (lambda v: v >= 0, "0 or more"),
     "references.hgb_max_iter": (lambda v: v >= 1, "1 or more"),
-    "references.hgb_learning_rate": (lambda v: v > 0, "above 0"),
+    "references.hgb_patience": (lambda v: v >= 1, "1 or more"),
+    "references.hgb_learning_rates": (_each(lambda v: v > 0), "a non-empty list of numbers above 0"),
+    "references.hgb_max_leaf_nodes": (_each(lambda v: v >= 2), "a non-empty list of numbers of 2 or more"),
+    "references.logistic_c": (_each(lambda v: v > 0), "a non-empty list of numbers above 0"),
+    "references.logistic_max_iter": (lambda v: v >= 1, "1 or more"),
     "references.isolation_forest_trees": (lambda v: v >= 1, "1 or more"),
+    "references.lof_neighbors": (lambda v: v >= 1, "1 or more"),
+    "references.knn_neighbors": (lambda v: v >= 1, "1 or more"),
+    "references.neighbors_max_rows": (lambda v: v >= 2, "2 or more"),
+    "references.pca_variance": (lambda v: 0 < v < 1, "in (0, 1)"),
 }
 
 
@@ -126,6 +173,23 @@ def check_settings(settings: FraudSettings) -> None:
             value = getattr(value, part)
         if not allowed(value):
             raise ConfigError(f"fraud.{key}={value} must be {in_words}.")
+    if settings.autoencoder.select_on not in AUTOENCODER_SELECTION:
+        raise ConfigError(
+            f"fraud.autoencoder.select_on={settings.autoencoder.select_on!r}; choose "
+            f"{' or '.join(AUTOENCODER_SELECTION)} (normal_loss needs no fraud label)."
+        )
+    if settings.autoencoder.score not in AUTOENCODER_SCORES:
+        raise ConfigError(
+            f"fraud.autoencoder.score={settings.autoencoder.score!r}; "
+            f"choose {' or '.join(AUTOENCODER_SCORES)}."
+        )
+    workers = settings.workers
+    if workers != "auto" and not (
+        isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1
+    ):
+        raise ConfigError(
+            f"fraud.workers={workers!r} must be auto (one per core) or a whole number of 1 or more."
+        )
     pos_weight = settings.pos_weight
     number = isinstance(pos_weight, int | float) and not isinstance(pos_weight, bool)
     if pos_weight is not None and pos_weight != "balanced" and not (number and pos_weight > 0):
