@@ -1,4 +1,4 @@
-"""Where the time of ``trainer fraud`` goes: wall and CPU seconds per approach, per phase, per fit.
+"""Where the time of ``trainer fraud`` goes: wall and CPU seconds per approach and per phase.
 
 The first step of issue 19 (the whole default study on ``fraud_oracle.csv`` in 5 minutes or
 less on 2 cores): measure before changing anything. The study runs in this process through the
@@ -12,11 +12,11 @@ with timing wrappers patched in from this script only (``src/`` is untouched):
   timed on their own by wrapping ``StudyData.resampled_rows`` and shown as
   ``preflight/resample:<name>``, a part of ``preflight``).
 * one line per approach: ``trainer.fraud.study._run_child`` (the approach's child run: its
-  MLflow run, the fits, scoring, threshold and metrics). For the networks the time inside
-  ``trainer.fraud.approaches.fit_network`` (one Lightning ``fit`` per ensemble member, best
-  checkpoint reloaded) is summed and shown as ``fits`` with the seconds per fit, and each fit's
-  epochs (its Trainer's ``current_epoch``: early stopping on ``val/ap`` ends most before
-  ``trainer.max_epochs``) with the fit seconds per epoch.
+  MLflow run, waiting for its networks, scoring, threshold and metrics). The networks are fitted
+  by the study's worker processes (``fraud.workers``, one per core by default), queued before
+  the first approach runs, so an approach's wall time is the time the study waited for its
+  members after the approaches before it, not the time of its fits; the members' epochs
+  (early stopping ends most before ``trainer.max_epochs``) are shown beside it.
 * ``explain``: ``trainer.fraud.study._explain`` (permutation importance of the best classifier on
   test AP, the autoencoder's error histogram and flagged rows).
 * ``report``: the rest of ``run_study``, i.e. the round's total minus everything above (the study
@@ -24,8 +24,9 @@ with timing wrappers patched in from this script only (``src/`` is untouched):
 
 Wall seconds are ``time.perf_counter``; CPU seconds are user + system of
 ``resource.getrusage`` for ``RUSAGE_SELF`` plus ``RUSAGE_CHILDREN`` (torch's intra-op threads and
-scikit-learn's OpenMP threads count in ``RUSAGE_SELF``; joblib worker processes, once reaped, in
-``RUSAGE_CHILDREN``). CPU/wall above 1 means several cores were busy; the header prints torch's
+scikit-learn's OpenMP threads count in ``RUSAGE_SELF``; the study's worker processes and joblib's,
+once reaped at the end of the study, in ``RUSAGE_CHILDREN``: so an approach's CPU seconds are
+the study's process alone, the round's total holds everything). CPU/wall above 1 means several cores were busy; the header prints torch's
 thread count and the core count. Torch's thread count is left at its default, as ``trainer
 fraud`` leaves it (``--threads N`` sets it).
 
@@ -37,15 +38,17 @@ project. Rounds run one after another in this process: the first pays imports an
     .venv/bin/python scripts/bench_fraud.py --data fraud_oracle --ensemble 1 \\
         --approaches no_skill,plain,weighted,smote,smotenc,autoencoder,hgb,isolation_forest
     .venv/bin/python scripts/bench_fraud.py --split random --rounds 3 trainer.max_epochs=20
+    .venv/bin/python scripts/bench_fraud.py --split time --seeds 0,1,2   # the closing note's runs
 
 ``--data`` is a ``conf/data`` file (``fraud_oracle`` reads ``../shared/data/fraud_oracle.csv``
 relative to the working directory, so run from the project root); ``--approaches`` a comma list
 (default: ``fraud.approaches`` of ``conf/fraud.yaml``); ``--ensemble`` networks per classifier
 approach (default: the config's); ``--split time`` (the data file's own split) or ``random``
 (the stratified 60/20/20 split with seed 0 of ``scripts/run_fraud_study.py``); anything else is
-passed through as an override. Per round it prints one line per phase and approach (wall s, CPU
-s, share of the round's wall time), then the medians over rounds with min-max, slowest first,
-the total, and a last line ``total_wall=<s> total_cpu=<s> slowest=<approach>``.
+passed through as an override. ``--seeds 0,1,2`` runs one round per seed (the random split's rows
+then change with the seed too). Per round it prints one line per phase and approach (wall s, CPU
+s, share of the round's wall time), then the medians over rounds with min-max and the test AP
+of each approach, slowest first, the total, and a last line ``total_wall=<s> total_cpu=<s> slowest=<approach>``.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ class Round:
     epochs: dict[str, list[int]] = field(default_factory=dict)  # approach -> epochs of each fit
     current: str | None = None  # the approach running now
     total: Span = field(default_factory=Span)
+    aps: dict[str, float] = field(default_factory=dict)  # approach -> test AP
 
     @contextlib.contextmanager
     def timed(self, name: str, into: dict[str, Span] | None = None) -> Iterator[None]:
@@ -120,8 +124,9 @@ def wrap(owner: Any, attribute: str, make: Callable[[Callable[..., Any]], Callab
 
 def install_timers(state: dict[str, Round]) -> None:
     """Patch the study's phases with timers that record into ``state["round"]``."""
-    import trainer.fraud.approaches as approaches
+    import trainer.fraud.network_approaches as network_approaches
     import trainer.fraud.study as study
+    import trainer.fraud.study_data as study_data
 
     def phase(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def make(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -147,15 +152,13 @@ def install_timers(state: dict[str, Round]) -> None:
 
         return timed
 
-    def fit(original: Callable[..., Any]) -> Callable[..., Any]:
+    def fits(original: Callable[..., Any]) -> Callable[..., Any]:
         def timed(*args: Any, **kwargs: Any) -> Any:
             now = state["round"]
             with now.timed(now.current or "?", into=now.fits):
-                fitted = original(*args, **kwargs)
-            epochs = getattr(getattr(fitted, "trainer", None), "current_epoch", None)
-            if isinstance(epochs, int):
-                now.epochs.setdefault(now.current or "?", []).append(epochs)
-            return fitted
+                jobs, fitted, params = original(*args, **kwargs)
+            now.epochs.setdefault(now.current or "?", []).extend(int(f.epochs) for f in fitted)
+            return jobs, fitted, params
 
         return timed
 
@@ -172,8 +175,8 @@ def install_timers(state: dict[str, Round]) -> None:
     wrap(study, "check_before_training", phase("preflight"))
     wrap(study, "_explain", phase("explain"))
     wrap(study, "_run_child", child)
-    wrap(approaches, "fit_network", fit)
-    wrap(approaches.StudyData, "resampled_rows", resample)
+    wrap(network_approaches, "_fits", fits)
+    wrap(study_data.StudyData, "resampled_rows", resample)
 
 
 def run_round(overrides: list[str], state: dict[str, Round]) -> Round:
@@ -192,8 +195,9 @@ def run_round(overrides: list[str], state: dict[str, Round]) -> Round:
             config_name="fraud",
         )
         wall, cpu = time.perf_counter(), cpu_seconds()
-        run_study(composed, print_table=False)
+        result = run_study(composed, print_table=False)
         now.total.add(time.perf_counter() - wall, cpu_seconds() - cpu)
+        now.aps = dict(zip(result.table["approach"], result.table["ap"], strict=True))
     measured = [s for name, s in now.spans.items() if "/" not in name]
     rest = Span()
     rest.add(
@@ -210,29 +214,28 @@ def describe(name: str, span: Span, total: float, fits: Span | None, epochs: lis
         f"cpu/wall {span.cpu / max(span.wall, 1e-9):4.2f}  share {100 * span.wall / max(total, 1e-9):5.1f}%"
     )
     if fits is not None and fits.count:
-        line += f"  fits {fits.count} x {fits.wall / fits.count:.2f} s (cpu {fits.cpu / fits.count:.2f} s)"
+        line += f"  waited {fits.wall:.2f} s for its networks"
     if epochs:
-        per_epoch = (fits.wall if fits else span.wall) / max(sum(epochs), 1)
-        line += f", epochs {'/'.join(map(str, epochs))} ({per_epoch:.3f} s per epoch)"
+        line += f", epochs {'/'.join(map(str, epochs))}"
     return line
 
 
-def spread(values: list[float]) -> str:
-    return f"{statistics.median(values):8.2f} ({min(values):.2f}-{max(values):.2f})"
+def spread(values: list[float], digits: int = 2) -> str:
+    return f"{statistics.median(values):8.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def summarize(rounds: list[Round]) -> None:
     names = list(dict.fromkeys(name for r in rounds for name in r.spans))
     median_wall = {n: statistics.median([r.spans[n].wall for r in rounds if n in r.spans]) for n in names}
     print(f"\nMedians over {len(rounds)} round(s), min-max in brackets, slowest first:")
-    print(f"{'part':<34} {'wall s':>20} {'cpu s':>20} {'s per fit':>20}")
+    print(f"{'part':<34} {'wall s':>20} {'cpu s':>20} {'test AP':>24}")
     for name in sorted(names, key=median_wall.__getitem__, reverse=True):
         present = [r for r in rounds if name in r.spans]
-        fit_seconds = [r.fits[name].wall / r.fits[name].count for r in present if name in r.fits]
+        aps = [r.aps[name] for r in present if name in r.aps]
         print(
             f"{name:<34} {spread([r.spans[name].wall for r in present]):>20} "
             f"{spread([r.spans[name].cpu for r in present]):>20} "
-            f"{spread(fit_seconds) if fit_seconds else '':>20}"
+            f"{spread(aps, digits=4) if aps else '':>24}"
         )
     total_wall = statistics.median(r.total.wall for r in rounds)
     total_cpu = statistics.median(r.total.cpu for r in rounds)
@@ -256,6 +259,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
         "--split", choices=sorted(SPLITS), default=None, help="time (the data file's) or random (60/20/20)"
     )
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--seeds", default=None, help="comma list: one round per seed (seed=<s>); default: the config's"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     return parser.parse_known_args(argv)
 
@@ -282,10 +288,17 @@ def main(argv: list[str] | None = None) -> int:
     state: dict[str, Round] = {}
     install_timers(state)
     rounds: list[Round] = []
-    for index in range(args.rounds):
-        now = run_round(overrides, state)
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [None] * args.rounds
+    for index, seed in enumerate(seeds):
+        seeded = [o for o in overrides if not o.startswith("seed=")] + (
+            [f"seed={seed}"] if seed is not None else []
+        )
+        now = run_round(seeded, state)
         rounds.append(now)
-        print(f"\nround {index + 1}: total wall {now.total.wall:.2f} s, cpu {now.total.cpu:.2f} s")
+        print(
+            f"\nround {index + 1}{f' (seed {seed})' if seed is not None else ''}: "
+            f"total wall {now.total.wall:.2f} s, cpu {now.total.cpu:.2f} s"
+        )
         for name, span in now.spans.items():
             print(describe(name, span, now.total.wall, now.fits.get(name), now.epochs.get(name)), flush=True)
     summarize(rounds)

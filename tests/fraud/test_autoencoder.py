@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from trainer.config.compose import compose_config
 from trainer.errors import ConfigError
-from trainer.fraud.network_approaches import autoencoder_jobs, autoencoder_widths
+from trainer.fraud.network_approaches import autoencoder_jobs, autoencoder_widths, normal_error_scale
 from trainer.fraud.study import load_study_data, split_config
 from trainer.fraud.study_data import StudyData
 
@@ -70,8 +71,38 @@ def test_selecting_on_validation_ap_uses_every_validation_row(tmp_path: Path) ->
         ("fraud.autoencoder.select_on=labels", r"select_on='labels'; choose normal_loss or val_ap"),
         ("fraud.autoencoder.ensemble=0", r"fraud.autoencoder.ensemble=0 must be 1 or more"),
         ("fraud.workers=0", r"fraud.workers=0 must be auto"),
+        ("fraud.autoencoder.score=l1", r"fraud.autoencoder.score='l1'; choose scaled or mse"),
     ],
 )
 def test_bad_autoencoder_and_worker_settings_are_refused(tmp_path: Path, override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _data(tmp_path, override)
+
+
+def test_scaled_errors_are_in_units_of_each_features_usual_error() -> None:
+    # Feature 0 is always reconstructed loosely, feature 1 closely, feature 2 never wrong.
+    normal = np.array([[4.0, 0.01, 0.0], [4.0, 0.03, 0.0]])
+    scale = normal_error_scale(normal)
+    assert np.allclose(scale[:2], [4.0, 0.02])
+    assert scale[2] == pytest.approx(np.mean([4.0, 0.02, 0.0]) * 1e-2)  # floored, not zero
+    odd_in_the_close_feature = np.array([4.0, 0.4, 0.0]) / scale
+    odd_in_the_loose_feature = np.array([8.0, 0.02, 0.0]) / scale
+    # Unscaled, the loose feature's doubling (8 vs 4.4 summed) would rank first; scaled, the
+    # close feature's twenty-fold error does.
+    assert odd_in_the_close_feature.mean() > odd_in_the_loose_feature.mean()
+
+
+def test_the_study_scores_the_autoencoder_scaled_by_default(tmp_path: Path) -> None:
+    from trainer.fraud.network_approaches import run_network
+    from trainer.tracking.base import NullLogger
+
+    data = _data(tmp_path, "fraud.approaches=[autoencoder]")
+    result = run_network(data, "autoencoder", run_dir=tmp_path / "ae", logger=NullLogger())
+    assert result.params["score"] == "scaled" and result.family == "anomaly"
+    assert result.feature_errors is not None
+    val_x, val_y = data.tensors["val"]
+    # Each feature's scaled error averages 1 over the normal validation rows it was scaled on
+    # (except features floored because the network never misses them).
+    per_feature = result.feature_errors(val_x[val_y == 0]).mean(axis=0)
+    assert np.median(per_feature) == pytest.approx(1.0, rel=1e-4)
+    assert np.allclose(result.val_scores, result.feature_errors(val_x).mean(axis=1), rtol=1e-5)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from trainer.config.compose import compose_config
-from trainer.fraud.network_approaches import run_classifier
+from trainer.fraud.network_approaches import run_network
 from trainer.fraud.networks import ArraysDataModule
 from trainer.fraud.study import evaluate_approach, load_study_data, split_config
 from trainer.fraud.study_data import StudyData
@@ -53,7 +53,7 @@ def test_no_synthetic_row_reaches_validation_or_test(
         return real(cfg, module, rows, **kwargs)
 
     monkeypatch.setattr(member_fit, "fit_network", spy)
-    run_classifier(data, "smote", run_dir=tmp_path / "smote", logger=NullLogger())
+    run_network(data, "smote", run_dir=tmp_path / "smote", logger=NullLogger())
     train_x, train_y = seen["train"]
     assert len(train_x) > len(before["train"][0])  # synthetic fraud rows were added to training
     assert int(train_y.sum()) == int((train_y == 0).sum())  # balanced by SMOTE
@@ -69,7 +69,7 @@ def test_no_synthetic_row_reaches_validation_or_test(
 
 
 def test_thresholds_come_from_validation_and_test_only_reports(data: StudyData, tmp_path: Path) -> None:
-    result = run_classifier(data, "weighted", run_dir=tmp_path / "w", logger=NullLogger())
+    result = run_network(data, "weighted", run_dir=tmp_path / "w", logger=NullLogger())
     row = evaluate_approach(data, result)
     shuffled = np.random.default_rng(0).permutation(result.test_scores)
     result.test_scores = shuffled  # any test scores: the threshold must not move

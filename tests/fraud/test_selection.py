@@ -45,3 +45,23 @@ def test_classifiers_of_any_family_and_no_rows() -> None:
     pick = best_network(table, families=("network", "reference"))
     assert pick is not None and pick.name == "hgb"
     assert best_network(_table([("iforest", "anomaly", 0.5, math.nan)])) is None
+
+
+def test_the_report_and_the_parent_page_say_that_a_tie_was_broken() -> None:
+    from trainer.fraud.parent_description import study_description
+    from trainer.fraud.report import verdict_lines
+
+    table = _table(
+        [
+            ("plain", "network", 0.31231, 0.40),
+            ("weighted", "network", 0.31234, 0.20),
+            ("hgb", "reference", 0.2, 0.1),
+        ]
+    ).assign(ap=[0.30, 0.28, 0.25])
+    lines = verdict_lines(table)
+    assert lines[0].startswith(
+        "Best network by validation AP: weighted (validation AP 0.3123); it tied with plain"
+    )
+    assert "Strongest classifier reference (of hgb): hgb, test AP 0.25" in lines
+    page = study_description(table, child_run_ids={}, skipped={}, address=lambda _: None)
+    assert "**weighted** (validation AP 0.3123, test AP 0.28; it tied with plain and has the lower" in page

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.fraud.network_approaches import run_autoencoder, run_classifier
+from trainer.fraud.network_approaches import run_network
 from trainer.fraud.reference_approaches import (
     run_hgb,
     run_isolation_forest,
@@ -39,7 +39,7 @@ def runner_for(name: str) -> Runner:
     """The function that runs approach ``name`` (a sampler name runs the resampled MLP)."""
     special: dict[str, Runner] = {
         "no_skill": run_no_skill,
-        "autoencoder": run_autoencoder,
+        "autoencoder": run_network,
         "hgb": run_hgb,
         "logistic": run_logistic,
         "isolation_forest": run_isolation_forest,
@@ -47,4 +47,4 @@ def runner_for(name: str) -> Runner:
         "knn": run_knn,
         "pca": run_pca,
     }
-    return special.get(name, run_classifier)
+    return special.get(name, run_network)

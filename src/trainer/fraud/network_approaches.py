@@ -191,9 +191,21 @@ def _fits(
     except BrokenProcessPool:
         raise WorkerStopped(
             f"A process fitting the networks of {name} ended abruptly (killed, or out of memory; a "
-            "script that starts a study needs `if __name__ == \"__main__\":` around it, as any "
+            'script that starts a study needs `if __name__ == "__main__":` around it, as any '
             "multiprocessing script does). fraud.workers=1 fits them in this process."
         ) from None
+
+
+def normal_error_scale(errors: np.ndarray) -> np.ndarray:
+    """Each feature's mean squared error on normal rows, floored at 1% of the features' mean.
+
+    Dividing by it puts every feature's error in units of its usual error, so a feature the
+    network always reconstructs loosely (a noisy measurement) does not drown one it always
+    gets right (a rare category); the floor keeps a feature that is never wrong from making
+    every tiny error huge.
+    """
+    mean = errors.mean(axis=0)
+    return np.maximum(mean, max(float(mean.mean()) * 1e-2, 1e-12))
 
 
 def run_network(data: StudyData, name: str, *, run_dir: Path, logger: Logger) -> ApproachResult:
@@ -202,19 +214,29 @@ def run_network(data: StudyData, name: str, *, run_dir: Path, logger: Logger) ->
     replay(fits[0].records, logger)
     modules = [fitted_module(job, fit) for job, fit in zip(jobs, fits, strict=True)]
 
+    autoencoder = name == "autoencoder"
+    scale = np.ones(int(data.tensors["val"][0].shape[1]))
+
+    def feature_errors(rows: torch.Tensor) -> np.ndarray:
+        # (rows, features): each feature's squared error, averaged over the members, in units
+        # of that feature's usual error on normal rows (1 when the scores are not scaled).
+        errors = np.mean([(network_outputs(m, rows) - rows).pow(2).numpy() for m in modules], axis=0)
+        return errors / scale
+
     def scores(rows: torch.Tensor) -> np.ndarray:
+        if autoencoder:
+            return feature_errors(rows).mean(axis=1)
         return np.mean([network_scores(module, rows) for module in modules], axis=0)
 
     def score_frame(frame: pd.DataFrame) -> np.ndarray:
         return scores(data.transform(frame))
 
-    def feature_errors(rows: torch.Tensor) -> np.ndarray:
-        # (rows, features): each feature's squared error, averaged over the members.
-        return np.mean([(network_outputs(m, rows) - rows).pow(2).numpy() for m in modules], axis=0)
-
+    if autoencoder and data.settings.autoencoder.score == "scaled":
+        val_x, val_y = data.tensors["val"]
+        scale = normal_error_scale(feature_errors(val_x[val_y == 0]))
+        params["score"] = "scaled"
     best = [fit.best_score for fit in fits if fit.best_score is not None]
     params["epochs"] = ",".join(str(fit.epochs) for fit in fits)
-    autoencoder = name == "autoencoder"
     return ApproachResult(
         name=name,
         family="anomaly" if autoencoder else "network",
@@ -227,8 +249,3 @@ def run_network(data: StudyData, name: str, *, run_dir: Path, logger: Logger) ->
         best_score=float(np.mean(best)) if best else None,
         selected_on=str(params["selected_on"]) if autoencoder else "val_ap",
     )
-
-
-# The approach table (approaches.py) names these two; both are run_network.
-run_classifier = run_network
-run_autoencoder = run_network

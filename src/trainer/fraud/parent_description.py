@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from trainer.fraud.report import reference_lines
+from trainer.fraud.report import verdict_lines
+from trainer.fraud.selection import best_network
 from trainer.reporting.run_description import fit_to_tag, markdown_table, number
 
 #: The columns the description shows, in this order.
@@ -39,14 +40,24 @@ def study_description(
             "the validation rows; average precision (AP) is the area under the precision-recall curve, "
             "which accuracy hides on a table this imbalanced."
         )
-        with_val = ranked.dropna(subset=["val_ap"]) if "val_ap" in ranked else ranked.iloc[0:0]
-        if len(with_val):
-            picked = with_val.sort_values("val_ap", ascending=False, kind="stable").iloc[0]
-            lines.append(
-                f"Picked on validation rows alone (highest validation AP): **{picked['approach']}** "
-                f"(validation AP {number(picked['val_ap'])}, test AP {number(picked['ap'])})."
+        families = (
+            tuple(str(f) for f in table["family"].unique() if f != "baseline") if "family" in table else ()
+        )
+        pick = (
+            best_network(table, families=families) if {"val_ap", "val_loss"} <= set(table.columns) else None
+        )
+        if pick is not None:
+            test_ap = table.set_index("approach").loc[pick.name, "ap"]
+            tie = (
+                f"; it tied with {', '.join(pick.tied)} and has the lower validation loss"
+                if pick.tied
+                else ""
             )
-        lines += [f"{line}." for line in reference_lines(table)]
+            lines.append(
+                f"Picked on validation rows alone (highest validation AP): **{pick.name}** "
+                f"(validation AP {number(pick.val_ap)}, test AP {number(test_ap)}{tie})."
+            )
+        lines += [f"{line}." for line in verdict_lines(table)]
         lines.append("")
     columns = [c for c in SHOWN if c in ranked]
     rows = []

@@ -26,7 +26,7 @@ from trainer.tracking.base import NullLogger
 log = logging.getLogger(__name__)
 
 #: Approaches that learn "normal" from the normal training rows only.
-ANOMALY_APPROACHES = ("autoencoder", "isolation_forest")
+ANOMALY_APPROACHES = ("autoencoder", "isolation_forest", "lof", "knn", "pca")
 
 
 def check_before_training(data: StudyData) -> dict[str, str]:

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trainer.fraud.selection import best_network
+
 #: Leading columns of comparison.csv, in this order; detail columns follow.
 MAIN_COLUMNS = ["approach", "ap", "roc_auc", "precision", "recall", "f1", "threshold", "sampler"]
 DETAIL_COLUMNS = ["precision_at_k", "tp", "fp", "fn", "tn", "accuracy", "no_skill_accuracy", "val_ap", "rule"]
@@ -53,6 +55,14 @@ def reference_lines(frame: pd.DataFrame) -> list[str]:
     return lines
 
 
+def verdict_lines(frame: pd.DataFrame) -> list[str]:
+    """The network the study would pick (validation AP, a tie broken by validation loss), then
+    the strongest reference of each kind: what the report, the terminal and the parent run's
+    description say under the table."""
+    pick = best_network(frame) if {"family", "val_ap", "val_loss"} <= set(frame.columns) else None
+    return ([pick.sentence().rstrip(".")] if pick else []) + reference_lines(frame)
+
+
 def _cell(value: object) -> str:
     if isinstance(value, float | np.floating):
         return "n/a" if not math.isfinite(float(value)) else f"{float(value):.4g}"
@@ -82,7 +92,7 @@ def write_tables(
         f"# {title}\n\nTest split; thresholds chosen on validation rows. Accuracy is shown only beside "
         "the accuracy of never flagging fraud.\n\n"
         + to_markdown(frame, columns=shown)
-        + "".join(f"\n{line}\n" for line in reference_lines(frame))
+        + "".join(f"\n{line}\n" for line in verdict_lines(frame))
         + skipped_lines(skipped)
     )
     return [csv_path, md_path]
@@ -213,7 +223,7 @@ def print_table(frame: pd.DataFrame, *, title: str, skipped: dict[str, str] | No
     if not console.is_terminal:  # piped or logged: rich would squeeze the table into 80 columns
         console = Console(width=200)
     console.print(table)
-    for line in reference_lines(frame):
+    for line in verdict_lines(frame):
         print(line)
     if skipped:
         print(skipped_lines(skipped).strip("\n"))
