@@ -22,13 +22,13 @@ with timing wrappers patched in from this script only (``src/`` is untouched):
 * ``report``: the rest of ``run_study``, i.e. the round's total minus everything above (the study
   folder and the parent MLflow run, comparison tables, curves, the parent's artifacts).
 
-Wall seconds are ``time.perf_counter``; CPU seconds are user + system of
-``resource.getrusage`` for ``RUSAGE_SELF`` plus ``RUSAGE_CHILDREN`` (torch's intra-op threads and
-scikit-learn's OpenMP threads count in ``RUSAGE_SELF``; the study's worker processes and joblib's,
-once reaped at the end of the study, in ``RUSAGE_CHILDREN``: so an approach's CPU seconds are
-the study's process alone, the round's total holds everything). CPU/wall above 1 means several cores were busy; the header prints torch's
-thread count and the core count. Torch's thread count is left at its default, as ``trainer
-fraud`` leaves it (``--threads N`` sets it).
+Wall seconds are ``time.perf_counter``; CPU seconds are user + system of ``resource.getrusage``
+for ``RUSAGE_SELF`` plus ``RUSAGE_CHILDREN`` (torch's intra-op threads and scikit-learn's OpenMP
+threads count in ``RUSAGE_SELF``; the study's worker processes and joblib's, once reaped at the
+end of the study, in ``RUSAGE_CHILDREN``: so an approach's CPU seconds are the study's process
+alone, the round's total holds everything). CPU/wall above 1 means several cores were busy; the
+header prints torch's thread count and the core count. Torch's thread count is left at its
+default, as ``trainer fraud`` leaves it (``--threads N`` sets it).
 
 Every round runs in a fresh temporary folder (``paths.runs_dir``) with a temporary sqlite
 tracking store (``logger.tracking_uri=sqlite:///<tmp>/mlflow.db``), so nothing lands in the
@@ -43,13 +43,13 @@ project. Rounds run one after another in this process: the first pays imports an
 ``--data`` is a ``conf/data`` file (``fraud_oracle`` reads ``../shared/data/fraud_oracle.csv``
 relative to the working directory, so run from the project root); ``--approaches`` a comma list
 (default: ``fraud.approaches`` of ``conf/fraud.yaml``); ``--ensemble`` networks per classifier
-approach (default: the config's); ``--split time`` (the data file's own split) or ``random``
-(the stratified 60/20/20 split with seed 0 of ``scripts/run_fraud_study.py``); anything else is
-passed through as an override. ``--seeds 0,1,2`` runs one round per seed (the random split's rows
-then change with the seed too). Per round it prints one line per phase and approach (wall s, CPU
-s, share of the round's wall time), then the medians over rounds with min-max and the test AP
-of each approach, slowest first, the total, and a last line ``total_wall=<s> total_cpu=<s> slowest=<approach>``.
-"""
+approach (default: the config's); ``--split time`` (the data file's own split) or ``random`` (the
+stratified 60/20/20 split with seed 0 of ``scripts/run_fraud_study.py``); anything else is passed
+through as an override. ``--seeds 0,1,2`` runs one round per seed (the random split's rows then
+change with the seed too). Per round it prints one line per phase and approach (wall s, CPU s,
+share of the round's wall time), then the medians over rounds with min-max and the test AP of each
+approach, slowest first, the total, and a last line ``total_wall=<s> total_cpu=<s>
+slowest=<approach>``."""
 
 from __future__ import annotations
 
