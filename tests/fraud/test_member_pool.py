@@ -88,3 +88,21 @@ def test_closing_the_pool_stops_a_fit_still_running(tmp_path: Path) -> None:
     assert processes and all(p.is_alive() for p in processes)
     pool.close()  # what leaving the study's `with` does on Ctrl-C or an error
     assert not any(p.is_alive() for p in processes)
+
+
+def test_an_approach_whose_fits_would_repeat_anothers_shares_them(tmp_path: Path) -> None:
+    from trainer.fraud.network_approaches import classifier_jobs
+    from trainer.fraud.study import load_study_data, split_config
+
+    cfg, settings, resample = split_config(compose_config(study_overrides(tmp_path), config_name="fraud").cfg)
+    data = load_study_data(cfg, settings, resample)
+    first, first_params = classifier_jobs(data, "plain", tmp_path / "plain")
+    again, again_params = classifier_jobs(data, "plain", tmp_path / "elsewhere")  # same rows, other folder
+    weighted, weighted_params = classifier_jobs(data, "weighted", tmp_path / "weighted")
+    data.queue("plain", first, first_params)
+    data.queue("twin", again, again_params)
+    data.queue("weighted", weighted, weighted_params)
+    assert data.pending["twin"][1] is data.pending["plain"][1]  # the same pending fits
+    assert data.pending["twin"][2]["networks_of"] == "plain"
+    assert data.pending["weighted"][1] is not data.pending["plain"][1]  # other pos_weight: own fits
+    assert "networks_of" not in data.pending["weighted"][2]

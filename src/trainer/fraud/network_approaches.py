@@ -10,6 +10,7 @@ scores and replays the first member's curves into its run.
 from __future__ import annotations
 
 import logging
+import shutil
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -190,10 +191,19 @@ def _fits(
         return jobs, [handle.result() for handle in handles], params
     except BrokenProcessPool:
         raise WorkerStopped(
-            f"A process fitting the networks of {name} ended abruptly (killed, or out of memory; a "
-            'script that starts a study needs `if __name__ == "__main__":` around it, as any '
-            "multiprocessing script does). fraud.workers=1 fits them in this process."
+            f"A process fitting the networks of {name} ended abruptly (killed, or out of memory). "
+            "fraud.workers=1 fits them in this process."
         ) from None
+
+
+def keep_checkpoint(path: str, run_dir: Path) -> None:
+    """Copy the first member's best checkpoint into the approach's run folder (``checkpoints/``),
+    where a ``trainer train`` run keeps its own, unless it was written there."""
+    if not path or Path(path).parent == run_dir / "checkpoints":
+        return
+    target = run_dir / "checkpoints"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, target / Path(path).name)
 
 
 def normal_error_scale(errors: np.ndarray) -> np.ndarray:
@@ -211,6 +221,7 @@ def normal_error_scale(errors: np.ndarray) -> np.ndarray:
 def run_network(data: StudyData, name: str, *, run_dir: Path, logger: Logger) -> ApproachResult:
     """A network approach: its members' weights, their averaged scores, the first one's curves."""
     jobs, fits, params = _fits(data, name, run_dir)
+    keep_checkpoint(fits[0].best_checkpoint, run_dir)
     replay(fits[0].records, logger)
     modules = [fitted_module(job, fit) for job, fit in zip(jobs, fits, strict=True)]
 

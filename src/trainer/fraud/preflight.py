@@ -11,6 +11,7 @@ detector without normal training rows. The other approaches run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from trainer.data.resample import SAMPLERS
@@ -29,11 +30,13 @@ log = logging.getLogger(__name__)
 ANOMALY_APPROACHES = ("autoencoder", "isolation_forest", "lof", "knn", "pca")
 
 
-def check_before_training(data: StudyData) -> dict[str, str]:
+def check_before_training(data: StudyData, *, applies: Callable[[str], None] | None = None) -> dict[str, str]:
     """Build what the approaches will train and decide which approaches apply to the table.
 
     Args:
         data: the loaded study data; the samplers' training rows are kept in it.
+        applies: called with each approach that applies, as soon as that is known (after the
+            checks of every setting, network and Trainer).
 
     Returns:
         Approach -> why it is skipped (one line each, also logged as a warning).
@@ -56,6 +59,8 @@ def check_before_training(data: StudyData) -> dict[str, str]:
         if reason:
             log.warning("Skipping %s: %s", name, reason)
             skipped[name] = reason
+        elif applies is not None:
+            applies(name)  # the study queues its networks now, while the next sampler resamples
     if len(skipped) == len(approaches):
         reasons = " ".join(f"{name}: {reason}" for name, reason in skipped.items())
         raise DataError(f"None of fraud.approaches applies to this table. {reasons}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,16 +237,25 @@ def run_study(composed: ComposedConfig, *, print_table: bool = True) -> StudyRes
     # go into fraud.log once the folder is made.
     # The worker processes that fit the networks start now, so that their imports overlap the
     # loading and checks below; leaving the block stops them, whatever happened.
-    with MemberPool(choose_workers(settings.workers, jobs=planned_fits(settings))) as pool:
+    workers = choose_workers(settings.workers, jobs=planned_fits(settings))
+    # The networks' fits keep their checkpoints in a scratch folder until their approach's run
+    # takes the first member's: they start before the study folder exists.
+    with MemberPool(workers) as pool, tempfile.TemporaryDirectory(prefix="trainer-fraud-") as scratch:
         pool.start()
         # The data, the networks and their Trainer, which approaches apply, and the tracking
         # store: all decided before the study folder exists, so a mistake leaves none. The
-        # lines this logs go into fraud.log once the folder is made.
+        # lines this logs go into fraud.log once the folder is made. Each network approach is
+        # queued on the pool as soon as it is known to apply.
         with held_log_records() as loading_lines:
             seed_everything(int(cfg.seed))
             data = load_study_data(cfg, settings, resample)
             data.pool = pool
-            skipped = check_before_training(data)
+
+            def queue_networks(name: str) -> None:
+                if runner_for(name) is run_network:
+                    data.queue(name, *network_jobs(data, name, Path(scratch) / name))
+
+            skipped = check_before_training(data, applies=queue_networks)
             logger = build_logger(cfg)
         folder = RunFolder.open(chosen=cfg.paths.run_dir, runs_dir=cfg.paths.runs_dir, run_name=run_name)
         study_dir = folder.path
@@ -274,23 +284,30 @@ def _run_all(
     rows: list[dict[str, Any]] = []
     child_ids: dict[str, str | None] = {}
     approaches = [a for a in data.settings.approaches if a not in skipped]
+    # Every network's members were queued as the study checked which approaches apply, in the
+    # approaches' order: the workers fit them while the study records the approaches that are
+    # done and runs the references.
     networks = [a for a in approaches if runner_for(a) is run_network]
-    # Every network's members queued now, in the approaches' order: the workers fit them while
-    # the study records the approaches that are done and runs the references.
-    for name in networks:
-        data.queue(name, *network_jobs(data, name, study_dir / "approaches" / name))
     fits = {name: data.pending[name][0] for name in networks}
     if data.pool is not None and data.pool.workers > 1:
         log.info("Fitting %d networks, %d at once", sum(map(len, fits.values())), data.pool.workers)
     train_rows = len(data.labels("train"))
+    # The estimate weighs an approach by the rows its networks fit on (shared fits count once).
+    shared = {a for a in fits if "networks_of" in data.pending[a][2]}
     progress = StudyProgress(
-        {a: sum(len(job.train[1]) for job in fits[a]) if a in fits else train_rows for a in approaches}
+        {
+            a: (0 if a in shared else sum(len(job.train[1]) for job in fits[a])) if a in fits else train_rows
+            for a in [a for a in approaches if a not in fits] + networks
+        }
     )
-    for name in approaches:
+    # The approaches without networks run first, in this process, while the workers fit the
+    # networks; the table keeps the configured order.
+    for name in [a for a in approaches if a not in fits] + networks:
         log.info("%s", progress.starting(name))
         result, row, child_id = _run_child(data, name, study_dir=study_dir, parent=parent)
         results[name], child_ids[name] = result, child_id
         rows.append(row)
+    rows.sort(key=lambda row: approaches.index(str(row["approach"])))
     table = report.comparison_frame(rows)
     outcome = StudyResult(
         table=table, run_dir=study_dir, parent_run_id=None, child_run_ids=child_ids, skipped=skipped

@@ -7,6 +7,8 @@ applied afterwards, the same way for all.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,13 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from trainer.data.feature_layout import FeatureLayout
 from trainer.data.resample import Resampler
 from trainer.fraud.member_fit import MemberJob
 from trainer.fraud.member_pool import MemberPool
 from trainer.fraud.settings import FraudSettings
+
+log = logging.getLogger(__name__)
 
 Tensors = tuple[torch.Tensor, torch.Tensor]
 
@@ -52,11 +56,27 @@ class StudyData:
     pool: MemberPool | None = None
     # Network approach -> its members, their pending fits and its run's params, queued on the pool.
     pending: dict[str, tuple[list[MemberJob], list[Any], dict[str, Any]]] = field(default_factory=dict)
+    # What each queued approach's fits depend on -> that approach and its pending fits.
+    queued_fits: dict[str, tuple[str, list[Any]]] = field(default_factory=dict)
 
     def queue(self, name: str, jobs: list[MemberJob], params: dict[str, Any]) -> None:
-        """Queue the members of network approach ``name`` (fitted in this process without a pool)."""
+        """Queue the members of network approach ``name`` (fitted in this process without a pool).
+
+        Members that would fit exactly what an approach queued earlier fits (the same rows, seeds
+        and settings: a sampler that changed nothing another did not, as SMOTETomek when SMOTE's
+        rows have no Tomek link) are not fitted twice: the approach takes the earlier one's fits
+        (deterministic on a CPU, so the same networks) and its params name that approach.
+        """
+        key = fits_fingerprint(jobs)
+        if key in self.queued_fits:
+            twin, handles = self.queued_fits[key]
+            log.info("%s trains on exactly the rows %s trains on: it shares %s's networks", name, twin, twin)
+            self.pending[name] = (jobs, handles, {**params, "networks_of": twin})
+            return
         pool = self.pool or MemberPool(workers=1)
-        self.pending[name] = (jobs, [pool.submit(job) for job in jobs], params)
+        handles = [pool.submit(job) for job in jobs]
+        self.queued_fits[key] = (name, handles)
+        self.pending[name] = (jobs, handles, params)
 
     def labels(self, split: str) -> np.ndarray:
         return self.tensors[split][1].numpy().astype(np.int64)
@@ -87,6 +107,18 @@ class StudyData:
     def cardinalities(self) -> list[int]:
         """Width of each categorical one-hot block, in input order (what an embedding model embeds)."""
         return [len(positions) for positions in self.layout.groups.values()]
+
+
+def fits_fingerprint(jobs: list[MemberJob]) -> str:
+    """A digest of everything the members' fits depend on (rows, seeds, settings; not the folder)."""
+    digest = hashlib.sha256()
+    for job in jobs:
+        for tensor in (*job.train, *job.val):
+            digest.update(tensor.contiguous().numpy().tobytes())
+        settings = (job.kind, job.seed, job.patience, job.monitor, job.mode, job.pos_weight, job.noise)
+        digest.update(repr((settings, job.cardinalities, job.model_node)).encode())
+        digest.update(OmegaConf.to_yaml(job.cfg).encode())
+    return digest.hexdigest()
 
 
 @dataclass
