@@ -106,6 +106,7 @@ class Round:
     current: str | None = None  # the approach running now
     total: Span = field(default_factory=Span)
     aps: dict[str, float] = field(default_factory=dict)  # approach -> test AP
+    goals: list[str] = field(default_factory=list)  # issue 19's goals on this round's table
 
     @contextlib.contextmanager
     def timed(self, name: str, into: dict[str, Span] | None = None) -> Iterator[None]:
@@ -180,6 +181,7 @@ def install_timers(state: dict[str, Round]) -> None:
 
 
 def run_round(overrides: list[str], state: dict[str, Round]) -> Round:
+    from fraud_goals import goal_lines
     from trainer.config.compose import compose_config
     from trainer.fraud.study import run_study
 
@@ -198,6 +200,7 @@ def run_round(overrides: list[str], state: dict[str, Round]) -> Round:
         result = run_study(composed, print_table=False)
         now.total.add(time.perf_counter() - wall, cpu_seconds() - cpu)
         now.aps = dict(zip(result.table["approach"], result.table["ap"], strict=True))
+        now.goals = goal_lines(result.table)
     measured = [s for name, s in now.spans.items() if "/" not in name]
     rest = Span()
     rest.add(
@@ -301,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name, span in now.spans.items():
             print(describe(name, span, now.total.wall, now.fits.get(name), now.epochs.get(name)), flush=True)
+        print("\n".join(now.goals), flush=True)
     summarize(rounds)
     return 0
 

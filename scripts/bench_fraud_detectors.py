@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import sys
 import tempfile
 from collections.abc import Callable
@@ -47,8 +46,6 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 ORACLE = ROOT.parent / "shared" / "data" / "fraud_oracle.csv"
 DEFAULT_APPROACHES = "plain,weighted,smote,autoencoder,hgb,logistic,isolation_forest,lof,knn,pca"
-CLASSIFIER_REFERENCES = ("hgb", "logistic")
-DETECTORS = ("isolation_forest", "lof", "knn", "pca")
 
 
 def _csv(frame: pd.DataFrame, folder: Path, name: str) -> list[str]:
@@ -137,18 +134,18 @@ def run_table(
 
 def goals(table: pd.DataFrame) -> dict[str, list[bool]]:
     """Per seed, whether each goal holds (a goal whose approaches did not run is left out)."""
+    from fraud_goals import measure
+
     met: dict[str, list[bool]] = {"network>=ref": [], "ae>=iforest": [], "ae>=median": []}
     for _, rows in table.groupby("seed"):
-        ap = dict(zip(rows["approach"], rows["ap"], strict=True))
-        picked = rows[rows["picked"]]
-        references = [ap[r] for r in CLASSIFIER_REFERENCES if r in ap]
-        if len(picked) and references:
-            met["network>=ref"].append(float(picked["ap"].iloc[0]) >= max(references))
-        if "autoencoder" in ap and "isolation_forest" in ap:
-            met["ae>=iforest"].append(ap["autoencoder"] >= ap["isolation_forest"])
-        detectors = [ap[d] for d in DETECTORS if d in ap]
-        if "autoencoder" in ap and detectors:
-            met["ae>=median"].append(ap["autoencoder"] >= statistics.median(detectors))
+        measured = measure(rows.drop(columns=["seed", "picked"]))
+        for goal, result in (
+            ("network>=ref", measured.network_beats_reference),
+            ("ae>=iforest", measured.autoencoder_beats_iforest),
+            ("ae>=median", measured.autoencoder_beats_median),
+        ):
+            if result is not None:
+                met[goal].append(result)
     return met
 
 

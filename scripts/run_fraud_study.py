@@ -33,6 +33,7 @@ COLUMNS = ["approach", "ap", "roc_auc", "precision", "recall", "f1", "threshold"
 
 
 def main(argv: list[str]) -> int:
+    from fraud_goals import goal_lines
     from trainer.config.compose import compose_config
     from trainer.fraud.report import to_markdown
     from trainer.fraud.study import run_study
@@ -48,11 +49,6 @@ def main(argv: list[str]) -> int:
         )
         result = run_study(composed)
         minutes = (time.monotonic() - started) / 60
-        table = result.table.set_index("approach")
-        networks = table[table["family"] == "network"]
-        # The best network is the one a user would pick before seeing the test split: by
-        # validation AP. Picking by test AP would report the luckiest of a dozen draws.
-        best = networks["val_ap"].idxmax()
         lines = [
             f"### Split: {title}",
             "",
@@ -60,19 +56,7 @@ def main(argv: list[str]) -> int:
             f"({minutes:.1f} min on 2 CPU cores; study folder `{result.run_dir.name}`)",
             "",
             to_markdown(result.table, columns=[c for c in COLUMNS if c in result.table.columns]),
-            f"- best network by validation AP: **{best}** (val AP {networks.loc[best, 'val_ap']:.3f}), "
-            f"test AP {networks.loc[best, 'ap']:.3f} vs HGB "
-            f"{table.loc['hgb', 'ap']:.3f} (ratio {networks.loc[best, 'ap'] / table.loc['hgb', 'ap']:.2f})"
-            if "hgb" in table.index
-            else "",
-            f"- highest test AP of a network: {networks['ap'].idxmax()} {networks['ap'].max():.3f}"
-            if "hgb" in table.index and len(networks) > 1
-            else "",
-            f"- autoencoder AP {table.loc['autoencoder', 'ap']:.3f} vs IsolationForest "
-            f"{table.loc['isolation_forest', 'ap']:.3f} (ratio "
-            f"{table.loc['autoencoder', 'ap'] / table.loc['isolation_forest', 'ap']:.2f})"
-            if {"autoencoder", "isolation_forest"} <= set(table.index)
-            else "",
+            *goal_lines(result.table),
             "",
         ]
         sections[title] = "\n".join(line for line in lines if line is not None)

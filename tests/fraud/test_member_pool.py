@@ -48,12 +48,13 @@ def test_two_workers_give_the_table_one_process_gives(tmp_path: Path) -> None:
     assert set(one["selected_on"]) == {"val_ap", "normal_loss"}
 
 
-def test_auto_takes_a_worker_per_core_but_none_for_a_few_fits() -> None:
+def test_auto_takes_a_worker_per_core_but_none_for_a_few_fits_or_a_gpu() -> None:
     cores = len(os.sched_getaffinity(0))
     assert choose_workers("auto", jobs=MIN_FITS_FOR_WORKERS - 1) == 1
     assert choose_workers("auto", jobs=100) == cores
     assert choose_workers("auto", jobs=MIN_FITS_FOR_WORKERS) == min(cores, MIN_FITS_FOR_WORKERS)
     assert choose_workers(3, jobs=1) == 3
+    assert choose_workers("auto", jobs=100, device="cuda") == 1  # one process keeps a GPU busy
 
 
 def _slow_job(tmp_path: Path) -> MemberJob:

@@ -111,13 +111,19 @@ def test_print_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "rule: top_k" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_a_failing_approach_ends_its_run_and_the_parent_failed_with_the_error(
-    store: tuple[str, object, str], tmp_path: Path
+    store: tuple[str, object, str], tmp_path: Path, workers: int
 ) -> None:
     uri, client, experiment_id = store
-    # A learning rate no network survives: the loss becomes NaN while plain trains.
+    # A learning rate no network survives: the loss becomes NaN while plain trains (in a worker
+    # process with workers=2: its error comes back whole).
     overrides = study_overrides(
-        tmp_path, "optimizer.lr=1e30", "fraud.approaches=[no_skill,plain]", tracking_uri=uri
+        tmp_path,
+        "optimizer.lr=1e30",
+        "fraud.approaches=[no_skill,plain]",
+        f"fraud.workers={workers}",
+        tracking_uri=uri,
     )
     with pytest.raises(UserError, match="The training loss became nan"):
         run_study(compose_config(overrides, config_name="fraud"), print_table=False)

@@ -41,11 +41,14 @@ def available_cores() -> int:
 MIN_FITS_FOR_WORKERS = 4
 
 
-def choose_workers(setting: int | str, *, jobs: int) -> int:
-    """``auto``: one worker per available core, at most one per job, none for a few fits; a
-    number is taken as it is."""
+def choose_workers(setting: int | str, *, jobs: int, device: str = "cpu") -> int:
+    """``auto``: one worker per available core, at most one per job, none for a few fits or
+    when the networks train on an accelerator (``device``: cuda, mps), which one process
+    keeps busy; a number is taken as it is."""
     if setting == "auto":
-        return 1 if jobs < MIN_FITS_FOR_WORKERS else max(1, min(available_cores(), jobs))
+        if jobs < MIN_FITS_FOR_WORKERS or device != "cpu":
+            return 1
+        return max(1, min(available_cores(), jobs))
     return max(1, int(setting))
 
 

@@ -3,8 +3,8 @@ the autoencoder on normal training rows. Each trains through the real engine.
 
 An approach is a list of :class:`~trainer.fraud.member_fit.MemberJob` s (its ensemble members,
 seeds ``seed, seed+1, ...``), queued on the study's :class:`~trainer.fraud.member_pool.MemberPool`
-before the first approach runs; the approach then waits for its members' weights, averages their
-scores and replays the first member's curves into its run.
+as soon as the study knows it applies; when its turn comes, the approach waits for its members'
+weights, averages their scores and replays the first member's curves into its run.
 """
 
 from __future__ import annotations

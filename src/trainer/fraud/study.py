@@ -26,6 +26,7 @@ from trainer.config.compose import ComposedConfig, conf_dir
 from trainer.config.validate import validate_config
 from trainer.data.feature_layout import FeatureLayout
 from trainer.data.resample import SAMPLERS, Resampler, check_sampler_name
+from trainer.engine.device import resolve_device
 from trainer.engine.seed import seed_everything
 from trainer.errors import DataError
 from trainer.fraud import explain, report
@@ -237,7 +238,8 @@ def run_study(composed: ComposedConfig, *, print_table: bool = True) -> StudyRes
     # go into fraud.log once the folder is made.
     # The worker processes that fit the networks start now, so that their imports overlap the
     # loading and checks below; leaving the block stops them, whatever happened.
-    workers = choose_workers(settings.workers, jobs=planned_fits(settings))
+    device = resolve_device(str(cfg.trainer.accelerator)).type
+    workers = choose_workers(settings.workers, jobs=planned_fits(settings), device=device)
     # The networks' fits keep their checkpoints in a scratch folder until their approach's run
     # takes the first member's: they start before the study folder exists.
     with MemberPool(workers) as pool, tempfile.TemporaryDirectory(prefix="trainer-fraud-") as scratch:

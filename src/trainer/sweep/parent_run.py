@@ -24,6 +24,7 @@ from trainer.build import build_logger
 from trainer.redact import redact
 from trainer.reporting.run_description import DESCRIPTION_TAG
 from trainer.sweep.best_refit import Refit
+from trainer.sweep.dashboard_note import save_study_note
 from trainer.sweep.parent_description import sweep_description
 from trainer.sweep.settings import SweepSettings
 from trainer.sweep.space import SearchSpace
@@ -93,6 +94,8 @@ def parent_run(
             # Set even without a tracked run, so that processes waiting for it (wait_for_parent) go on.
             study.set_user_attr(PARENT_ATTR, logger.run_id or "")
             _record_settings(logger, settings=settings, space=space)
+            run_id = logger.run_id
+            save_study_note(study, run_id=run_id, address=logger.run_address(run_id) if run_id else None)
         # Every process that opens the parent says what it is: the one that made it may have been
         # killed before its records left (tags may be set again; params may not change).
         _record_role(logger, settings)

@@ -13,6 +13,7 @@ from typing import Any
 import optuna
 
 from trainer.errors import ConfigError, RunStopped
+from trainer.sweep.dashboard_note import save_trial_note
 
 
 class SweepTrialPruned(optuna.TrialPruned, RunStopped):
@@ -43,8 +44,11 @@ class PruningCallback:
 
     def on_fit_start(self, trainer: Any, module: Any) -> None:
         # Known before the trial ends: the table links it, whatever becomes of the trial.
-        if trainer.logger.run_id:
-            self.trial.set_user_attr("run_id", trainer.logger.run_id)
+        run_id = trainer.logger.run_id
+        if run_id:
+            self.trial.set_user_attr("run_id", run_id)
+        address = trainer.logger.run_address(run_id) if run_id else None
+        save_trial_note(self.trial, run_id=run_id, address=address)
         trainer.logger.set_tags(
             {"sweep.study": self.study_name, "sweep.trial": self.trial.number, "sweep.state": "RUNNING"}
         )
