@@ -107,3 +107,12 @@ def test_an_approach_whose_fits_would_repeat_anothers_shares_them(tmp_path: Path
     assert data.pending["twin"][2]["networks_of"] == "plain"
     assert data.pending["weighted"][1] is not data.pending["plain"][1]  # other pos_weight: own fits
     assert "networks_of" not in data.pending["weighted"][2]
+
+
+def test_a_jobs_rows_are_moved_to_shared_memory_before_the_pool_takes_it(tmp_path: Path) -> None:
+    # The pool's feeder thread would otherwise move them while the study reads them.
+    job = _slow_job(tmp_path)
+    with MemberPool(workers=2) as pool:
+        pending = pool.submit(job)
+        assert all(t.is_shared() for t in (*job.train, *job.val))
+        pending.cancel()  # type: ignore[union-attr]

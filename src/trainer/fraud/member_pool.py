@@ -107,6 +107,12 @@ class MemberPool:
         """Queue ``job``; its ``result()`` waits for the fit (or runs it, with one worker)."""
         if self._executor is None:
             return _InProcess(job)
+        # The tensors reach the worker through shared memory, and moving a tensor there replaces
+        # its storage. Done here, before the job is queued, not by the pool's feeder thread
+        # while this process goes on reading the same rows (a sampler resampling them read a
+        # storage being freed, and saw garbage).
+        for tensor in (*job.train, *job.val):
+            tensor.share_memory_()
         return self._executor.submit(fit_member, job)
 
     def close(self) -> None:
