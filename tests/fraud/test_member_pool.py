@@ -85,10 +85,11 @@ def test_closing_the_pool_stops_a_fit_still_running(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     while not pending.running() and time.monotonic() < deadline:  # type: ignore[union-attr]
         time.sleep(0.2)
-    processes = list(executor._processes.values())  # type: ignore[attr-defined]
-    assert processes and all(p.is_alive() for p in processes)
+    pids = [p.pid for p in executor._processes.values()]  # type: ignore[attr-defined]
+    assert pids and all(Path(f"/proc/{pid}").exists() for pid in pids)
     pool.close()  # what leaving the study's `with` does on Ctrl-C or an error
-    assert not any(p.is_alive() for p in processes)
+    # Gone from the system, exit status reaped (no zombie left behind).
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
 
 
 def test_an_approach_whose_fits_would_repeat_anothers_shares_them(tmp_path: Path) -> None:

@@ -122,14 +122,12 @@ class MemberPool:
             return
         # Python 3.11 has no public way to stop a running task; killing the processes is what an
         # interrupted study needs (SIGTERM would only ask the Trainer in them to stop at its
-        # next step, as a preempted run does), and the joins below reap them.
-        processes = list((getattr(executor, "_processes", None) or {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
+        # next step, as a preempted run does). The pool's own thread then reaps them: waiting
+        # for them here as well would race it for each exit status.
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
             if process.is_alive():
                 process.kill()
-        for process in processes:
-            process.join(timeout=10)
+        executor.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> MemberPool:
         return self
