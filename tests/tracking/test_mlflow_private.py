@@ -129,6 +129,50 @@ def test_disposing_the_engine_leaves_a_working_client(sqlite_store: Store) -> No
     assert sqlite_store.client.get_experiment(sqlite_store.experiment_id) is not None
 
 
+def _save_echo(path: Path, pins: list[str]) -> None:
+    """Save a pyfunc model that returns its input, with ``pins`` as its requirements."""
+
+    class Echo(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+            return model_input
+
+    mlflow.pyfunc.save_model(path=str(path), python_model=Echo(), pip_requirements=pins)
+
+
+def test_pinned_requirements_are_saved_without_scanning_every_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The package scan (0.75 s a process) is skipped, the pins are written and still checked,
+    and the map is left unscanned for whoever needs it next."""
+    import importlib_metadata
+    import numpy
+
+    with relied_on("mlflow.utils.requirements_utils._MODULES_TO_PACKAGES"):
+        from mlflow.utils import requirements_utils
+
+        monkeypatch.setattr(requirements_utils, "_MODULES_TO_PACKAGES", None)
+        monkeypatch.setattr(requirements_utils, "_PACKAGES_TO_MODULES", None)
+
+    def scan() -> dict[str, list[str]]:
+        raise AssertionError("MLflow scanned every installed package")
+
+    monkeypatch.setattr(importlib_metadata, "packages_distributions", scan)
+    pins = [f"numpy=={numpy.__version__}", "pandas==0.0.1"]  # pandas: a pin the environment breaks
+    with (
+        caplog.at_level("WARNING", logger="mlflow"),
+        mlflow_private.pinned_requirements_without_package_scan(),
+    ):
+        _save_echo(tmp_path / "model", pins)
+    written = (tmp_path / "model" / "requirements.txt").read_text().split()
+    assert set(pins) <= set(written), written
+    mismatch = [r.getMessage() for r in caplog.records if "mismatches" in r.getMessage()]
+    assert mismatch and "pandas (current: " in mismatch[0] and "numpy" not in mismatch[0], mismatch
+    assert requirements_utils._MODULES_TO_PACKAGES is None and requirements_utils._PACKAGES_TO_MODULES is None
+    # Outside the block MLflow scans as it always did (the guard above says so when it does).
+    with pytest.raises(AssertionError, match="scanned every installed package"):
+        requirements_utils._init_packages_to_modules_map()
+
+
 def test_no_other_module_reaches_into_mlflow() -> None:
     """The private reach stays in one file: an ``_``-prefixed MLflow name anywhere else is a leak."""
     leak = re.compile(

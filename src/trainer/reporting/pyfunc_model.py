@@ -24,6 +24,8 @@ import pandas as pd
 import torch
 from mlflow.pyfunc import PythonModel
 
+from trainer.tracking.mlflow_private import pinned_requirements_without_package_scan
+
 PACKAGES = ("torch", "scikit-learn", "pandas", "numpy", "mlflow")
 
 
@@ -129,15 +131,16 @@ def save_pyfunc_model(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # MLflow's hint about integer columns
                 signature = infer_signature(input_example, probe.predict(context, input_example))
-                mlflow.pyfunc.save_model(
-                    path=str(path),
-                    python_model=TabularPyfuncModel(),
-                    artifacts=artifacts,
-                    signature=signature,
-                    input_example=input_example,
-                    pip_requirements=pip_requirements(),
-                    code_paths=[str(Path(__file__).resolve().parents[1])],  # the trainer package
-                )
+                with pinned_requirements_without_package_scan():  # the pins are the installed versions
+                    mlflow.pyfunc.save_model(
+                        path=str(path),
+                        python_model=TabularPyfuncModel(),
+                        artifacts=artifacts,
+                        signature=signature,
+                        input_example=input_example,
+                        pip_requirements=pip_requirements(),
+                        code_paths=[str(Path(__file__).resolve().parents[1])],  # the trainer package
+                    )
         finally:
             pyfunc_logger.setLevel(level)
     return path
