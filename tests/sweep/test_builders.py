@@ -47,6 +47,40 @@ def test_tpe_is_seeded() -> None:
     assert first_values() == first_values()
 
 
+CONDITIONAL = parse_space(
+    {
+        "optimizer": {"type": "categorical", "choices": ["adam", "momentum"]},
+        "optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+        "optimizer.momentum": {
+            "type": "float",
+            "low": 0.8,
+            "high": 0.99,
+            "when": {"optimizer": ["momentum"]},
+        },
+    }
+)
+
+
+def _jointly_modelled(options: dict[str, object]) -> list[str]:
+    """The parameters TPE's multivariate model covers after 8 trials (4 random start-ups) on the
+    conditional space; the others are sampled independently."""
+    sampler = build_sampler("tpe", space=CONDITIONAL, seed=0, options={"n_startup_trials": 4, **options})
+    study = optuna.create_study(sampler=sampler)
+    for _ in range(8):
+        trial = study.ask()
+        values = CONDITIONAL.sample(trial)
+        study.tell(trial, values["optimizer.lr"] + values.get("optimizer.momentum", 0.0))
+    trial = study.ask()
+    return sorted(sampler.infer_relative_search_space(study, study.trials[-1]))
+
+
+def test_tpe_models_a_conditional_space_jointly_unless_told_otherwise() -> None:
+    """Optuna's multivariate TPE leaves a parameter that only some trials have to independent
+    sampling; the default here decomposes the space into groups and models it too."""
+    assert _jointly_modelled({}) == ["optimizer", "optimizer.lr", "optimizer.momentum"]
+    assert _jointly_modelled({"group": False}) == ["optimizer", "optimizer.lr"]  # the user's choice wins
+
+
 def test_grid_enumerates_step_and_log_points() -> None:
     combos = grid_combinations(SPACE, points=3)
     assert len(combos) == 3 * 6 * 3
