@@ -148,7 +148,7 @@ def pinned_requirements_without_package_scan() -> Iterator[None]:
     if requirements_utils._MODULES_TO_PACKAGES is not None:  # scanned already: nothing to save
         yield
         return
-    requirements_utils._MODULES_TO_PACKAGES = {}
+    requirements_utils._MODULES_TO_PACKAGES = {}  # type: ignore[assignment]  # typed None there
     try:
         yield
     finally:
