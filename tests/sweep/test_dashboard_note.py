@@ -42,5 +42,8 @@ def test_every_trial_and_the_study_get_a_note_with_their_runs(base: list[str], s
             f"[MLflow run {run_id}](http" in note and f"/runs/{run_id}?workflowType=machine_learning)" in note
         )
         assert "optimizer=" in note  # the overrides of its parameters
+        # The params table reads the stored value: a stepped float is stored as written.
+        dropout = trial.params["model.dropout"]
+        assert dropout == round(dropout, 1) and f"model.dropout={dropout}" in note, (dropout, note)
     study_note = get_note_from_system_attrs(attrs, None)["body"]
     assert study_note.startswith("## noted") and "[MLflow parent run " in study_note

@@ -2,9 +2,10 @@
 and a trial's parameters as the overrides that reproduce it.
 
 optuna-dashboard renders a markdown note per study and per trial, kept in the study's storage
-(``optuna_dashboard.save_note``). Its params table shows each value as Optuna stored it (a
-float drawn on a step of 0.1 can read 0.30000000000000004); the note gives them as they were
-meant, ``model.dropout=0.3``, ready to paste after ``trainer train``.
+(``optuna_dashboard.save_note``). Its params table shows each value as Optuna stored it: since
+``step_rounding`` a stepped float is stored as written, but a study made before it (or by another
+tool) can read 0.30000000000000004. The note gives every value as it was meant,
+``model.dropout=0.3``, ready to paste after ``trainer train``.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from trainer.sweep.pruner_factory import build_pruner
 from trainer.sweep.sampler_factory import build_sampler
 from trainer.sweep.settings import SweepSettings
 from trainer.sweep.space import SearchSpace
+from trainer.sweep.step_rounding import rounding_steps
 from trainer.sweep.storage import open_storage
 
 
@@ -101,11 +102,13 @@ def open_study(settings: SweepSettings, space: SearchSpace, *, worker: int = 0) 
 
 
 def _sampler(settings: SweepSettings, space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
-    return build_sampler(
-        settings.sampler,
-        space=space,
-        seed=seed,
-        options=settings.sampler_options,
-        grid_points=settings.grid_points,
-        multi_objective=settings.multi_objective,
+    return rounding_steps(
+        build_sampler(
+            settings.sampler,
+            space=space,
+            seed=seed,
+            options=settings.sampler_options,
+            grid_points=settings.grid_points,
+            multi_objective=settings.multi_objective,
+        )
     )
