@@ -88,7 +88,7 @@ def test_ui_address(uri: str, expected: str) -> None:
 def test_a_logged_model_is_named_after_its_run_in_a_name_mlflow_takes(run_name: str, expected: str) -> None:
     from mlflow.utils.validation import _validate_logged_model_name
 
-    from trainer.tracking.mlflow_logger import logged_model_name
+    from trainer.tracking.delivery import logged_model_name
 
     assert logged_model_name(run_name) == expected
     _validate_logged_model_name(expected)  # raises on a name MLflow refuses

@@ -193,6 +193,30 @@ def test_the_run_page_opens_with_the_runs_story(table_run: TableRun) -> None:
     assert f"`{result.model_uri}`" in text
 
 
+def test_the_experiment_gets_a_chart_view_of_the_learning_curves(table_run: TableRun) -> None:
+    """MLflow keeps a run's chart layout in the browser; the shared view the printed ``curves:``
+    address opens is an experiment tag: train and validation loss in one chart, against epochs."""
+    import json
+    from urllib.parse import parse_qs
+
+    [line] = [line for line in table_run.result.location if line.startswith("curves: ")]
+    query = parse_qs(line.split("?", 1)[1])
+    key = query["viewStateShareKey"][0]
+    assert query["compareRunsMode"] == ["CHART"] and query["workflowType"] == ["machine_learning"]
+    assert f"/#/experiments/{table_run.run.info.experiment_id}/runs?" in line
+    tags = table_run.store.client.get_experiment(table_run.run.info.experiment_id).tags
+    state = json.loads(tags[f"mlflow.sharedViewState.{key}"])
+    shown = [c for c in state["compareRunCharts"] if not c["deleted"]]
+    assert shown[0]["selectedMetricKeys"] == ["train/loss", "val/loss"]
+    assert {c["selectedXAxisMetricKey"] for c in shown} == {"epoch"} and {c["xAxisKey"] for c in shown} == {
+        "metric"
+    }
+    assert {k for c in shown for k in c["selectedMetricKeys"]} == {
+        k for k in table_run.run.data.metrics if k.startswith("val/")
+    } | {"train/loss"}
+    assert state["isAccordionReordered"] is True and len(state["compareRunSections"]) == 1
+
+
 def test_metric_histories_match_the_training_history(table_run: TableRun) -> None:
     client, run_id = table_run.store.client, table_run.result.tracking_run_id
     history = table_run.result.history

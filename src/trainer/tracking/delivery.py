@@ -9,6 +9,7 @@ tagged ``model_uri``, registered when asked) and the run's original start and en
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -280,3 +281,35 @@ def _register(client: Any, name: str, model_id: str, run_id: str) -> None:
     source = client.get_logged_model(model_id).artifact_location
     version = client.create_model_version(name, source=source, run_id=run_id, model_id=model_id)
     log.info("Registered the model as %s version %s.", name, version.version)
+
+
+#: Characters MLflow refuses in a logged model's name.
+MODEL_NAME_FORBIDDEN = re.compile(r"[/:.%\"']")
+
+
+def logged_model_name(run_name: str) -> str:
+    """A run name as a logged model's name: the characters MLflow refuses become ``_``."""
+    return MODEL_NAME_FORBIDDEN.sub("_", run_name.strip())[:250] or "model"
+
+
+def model_record(local_dir: Path, *, name: str, step: int, links: dict[str, Any]) -> dict[str, Any]:
+    """The journal record of a saved MLflow model folder, named after ``name`` as MLflow takes it."""
+    return {
+        "kind": "model",
+        "path": str(Path(local_dir).resolve()),
+        "name": logged_model_name(name),
+        "step": step,
+        "links": links,
+    }
+
+
+def test_dataset_of(record: dict[str, Any]) -> dict[str, str] | None:
+    """The name and digest of the test split among a dataset record's inputs (a model links it)."""
+    return next(
+        (
+            {"name": d["name"], "digest": d["digest"]}
+            for d in record["datasets"]
+            if d["tags"].get("mlflow.data.context") == "test"
+        ),
+        None,
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from trainer.tracking.chart_view import charts_url
+
 #: MLflow 3's own default store: a bare ``mlflow ui`` in the same folder shows its runs.
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 #: Where ``mlflow ui`` serves, unless told otherwise.
@@ -54,6 +56,7 @@ def mlflow_location_lines(
     undelivered: int,
     journal_path: Path | None,
     run_dir: Path | None,
+    curves_key: str | None = None,
 ) -> list[str]:
     """Where the run is and how to open it, or, when records wait, how to send them.
 
@@ -65,6 +68,7 @@ def mlflow_location_lines(
         undelivered: records the store did not take.
         journal_path: the journal they wait in.
         run_dir: the run folder ``trainer upload`` takes.
+        curves_key: the experiment's chart view of learning curves (``chart_view``), if written.
     """
     if undelivered:
         return [
@@ -76,6 +80,8 @@ def mlflow_location_lines(
         # The exact store, from any folder: `mlflow ui` alone opens the ./mlflow.db where it runs.
         lines.append(f"browse it: mlflow ui --backend-store-uri {_absolute(safe_uri)}")
     if run_id and experiment_id:
+        if curves_key:
+            lines.append(f"curves: {charts_url(ui_address(safe_uri), experiment_id, curves_key)}")
         lines.append(f"{OPEN}{run_url(ui_address(safe_uri), experiment_id, run_id)}")
     elif safe_uri.startswith(("http://", "https://")):
         lines.append(f"browse it: open {safe_uri} in a browser")

@@ -13,7 +13,6 @@ exactly once.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from pathlib import Path
@@ -23,7 +22,16 @@ from trainer.redact import describe_error, redact
 from trainer.tracking.base import Logger
 from trainer.tracking.batch_writer import BatchWriter
 from trainer.tracking.carry import open_journal
-from trainer.tracking.delivery import dataset_inputs, dataset_record, deliver_one, log_batch, metric_pairs
+from trainer.tracking.chart_view import publish_learning_curves
+from trainer.tracking.delivery import (
+    dataset_inputs,
+    dataset_record,
+    deliver_one,
+    log_batch,
+    metric_pairs,
+    model_record,
+    test_dataset_of,
+)
 from trainer.tracking.journal import BATCHED_KINDS, Journal
 from trainer.tracking.mlflow_env import MlflowEnvironment
 from trainer.tracking.mlflow_location import DEFAULT_TRACKING_URI, mlflow_location_lines, run_url, ui_address
@@ -44,15 +52,6 @@ Record = dict[str, Any]
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-#: Characters MLflow refuses in a logged model's name.
-MODEL_NAME_FORBIDDEN = re.compile(r"[/:.%\"']")
-
-
-def logged_model_name(run_name: str) -> str:
-    """A run name as a logged model's name: the characters MLflow refuses become ``_``."""
-    return MODEL_NAME_FORBIDDEN.sub("_", run_name.strip())[:250] or "model"
 
 
 class MLflowLogger(Logger):
@@ -131,6 +130,7 @@ class MLflowLogger(Logger):
         self._model_params: dict[str, str] = {}
         self._test_points: dict[str, Record] = {}
         self._test_dataset: dict[str, str] | None = None
+        self._curves_key: str | None = None  # the experiment's chart view, once written
 
     # ---------------------------------------------------------------- lifecycle
     @property
@@ -174,6 +174,7 @@ class MLflowLogger(Logger):
             undelivered=self.undelivered,
             journal_path=self.journal_path,
             run_dir=self.run_dir,
+            curves_key=self._curves_key,
         )
 
     def run_address(self, run_id: str) -> str | None:
@@ -341,14 +342,7 @@ class MLflowLogger(Logger):
             log.warning("Could not describe the data set inputs: %s", describe_error(exc))
             return
         record = dataset_record(inputs)
-        self._test_dataset = next(
-            (
-                {"name": d["name"], "digest": d["digest"]}
-                for d in record["datasets"]
-                if d["tags"].get("mlflow.data.context") == "test"
-            ),
-            None,
-        )
+        self._test_dataset = test_dataset_of(record)
         self._record_slow(record)
 
     def log_model(self, local_dir: Path, *, name: str | None = None, step: int = 0) -> str | None:
@@ -361,19 +355,9 @@ class MLflowLogger(Logger):
             The model URI (``models:/<id>``), or None when it could not be uploaded yet (it is
             in the journal, and ``trainer upload`` sends it).
         """
-        name = logged_model_name(name or self.run_name or "")
-        record = {
-            "kind": "model",
-            "path": str(Path(local_dir).resolve()),
-            "name": name,
-            "step": step,
-            "links": {
-                "params": dict(self._model_params),
-                "metrics": list(self._test_points.values()),
-                "dataset": self._test_dataset,
-            },
-        }
-        return self._record_slow(record)
+        links = {"params": dict(self._model_params), "metrics": list(self._test_points.values())}
+        record = model_record(local_dir, name=name or self.run_name or "", step=step, links=links)
+        return self._record_slow({**record, "links": {**links, "dataset": self._test_dataset}})
 
     def _record_slow(self, record: Record) -> str | None:
         assert self._slow is not None, "start() first"
@@ -415,6 +399,11 @@ class MLflowLogger(Logger):
                 slow.flush()
         self._left += len(left) + len(slow.records) + (1 if left and not with_points else 0)
         journal.close()
+        # A top-level run's learning curves as the experiment's chart view (a sweep trial or a
+        # fraud member is a child: its parent prints the addresses, and its curves need no view).
+        top_level = "mlflow.parentRunId" not in run.tags and self._client is not None
+        if top_level and not self.undelivered and run.run_id and self.experiment_id is not None:
+            self._curves_key = publish_learning_curves(self._client, self.experiment_id, run.run_id)
         if self.undelivered:
             log.warning(
                 "MLflow at %s did not take %d records; they are kept in %s. Send them when the "
