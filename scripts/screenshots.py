@@ -5,7 +5,7 @@ serves it with ``mlflow server`` on 127.0.0.1, and photographs, with a fresh bro
 remembered view), exactly the addresses the commands printed: so the pictures show what a new
 user lands on. The pages are opened in MLflow's training view, as every printed address asks.
 
-    .venv/bin/python scripts/screenshots.py                   # writes docs/mlflow_ui_*.png
+    .venv/bin/python scripts/screenshots.py                   # docs/mlflow_ui_{run,curves,sweep,fraud}.png
     .venv/bin/python scripts/screenshots.py --out /tmp/shots  # elsewhere
 
 Needs Chromium (Debian: ``apt-get install chromium``; or ``--chromium PATH``).
@@ -45,8 +45,10 @@ def main() -> None:
         work = Path(folder)
         store = f"sqlite:///{work / 'mlflow.db'}"
         common = [f"logger.tracking_uri={store}", f"paths.runs_dir={work / 'runs'}"]
+        trained = _run([*TRAINER, "train", "data=breast_cancer", *common], work)
         pages = {
-            "run": _address(_run([*TRAINER, "train", "data=breast_cancer", *common], work)),
+            "run": _address(trained),
+            "curves": _address(trained, prefix="curves"),
             "sweep": _address(
                 _run(
                     [
@@ -89,7 +91,9 @@ def main() -> None:
                 # The printed address is for `mlflow ui` on its default port: this server's port instead.
                 url = address.replace("http://127.0.0.1:5000", f"http://127.0.0.1:{port}")
                 target = args.out / f"mlflow_ui_{name}.png"
-                _shoot(args.chromium, url, target, work / f"profile-{name}", args.width, args.height)
+                # The charts page fetches every run's metric history before it draws: more time.
+                budget = 60_000 if name == "curves" else 20_000
+                _shoot(args.chromium, url, target, work / f"profile-{name}", args.width, args.height, budget)
                 print(f"{target}  <-  {address}")
         finally:
             server.terminate()
@@ -103,15 +107,18 @@ def _run(command: list[str], cwd: Path) -> str:
     return done.stdout
 
 
-def _address(printed: str) -> str:
-    """The last run address the command printed (its own run: every command ends with it)."""
-    found = re.findall(r"^\s*open: (\S+)$", printed, re.MULTILINE)
+def _address(printed: str, prefix: str = "open") -> str:
+    """The last address the command printed on a ``<prefix>:`` line (``open``: its own run, the
+    line every command ends with; ``curves``: the experiment's chart view of learning curves)."""
+    found = re.findall(rf"^\s*{prefix}: (\S+)$", printed, re.MULTILINE)
     if not found:
         sys.exit(f"no run address in the command's output:\n{printed[-2000:]}")
     return str(found[-1])
 
 
-def _shoot(chromium: str, url: str, target: Path, profile: Path, width: int, height: int) -> None:
+def _shoot(
+    chromium: str, url: str, target: Path, profile: Path, width: int, height: int, budget: int
+) -> None:
     command = [
         chromium,
         "--headless=new",
@@ -120,7 +127,7 @@ def _shoot(chromium: str, url: str, target: Path, profile: Path, width: int, hei
         "--hide-scrollbars",
         f"--user-data-dir={profile}",  # a fresh profile: no view remembered from an earlier visit
         f"--window-size={width},{height}",
-        "--virtual-time-budget=20000",  # let the page's scripts fetch and draw the run
+        f"--virtual-time-budget={budget}",  # let the page's scripts fetch and draw the run
         f"--screenshot={target}",
         url,
     ]

@@ -21,6 +21,7 @@ def test_train_and_validation_share_a_chart_and_loss_comes_first() -> None:
     assert [c["metricKey"] for c in state["compareRunCharts"] if c["deleted"]] == ["val/loss"]
     section = state["compareRunSections"][0]["uuid"]
     assert {c["metricSectionId"] for c in state["compareRunCharts"]} == {section}
+    assert state["searchFilter"] == "metrics.epoch > 0"  # runs with curves only
 
 
 def test_no_view_without_epochs_or_validation_curves() -> None:

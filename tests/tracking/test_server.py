@@ -519,6 +519,14 @@ def test_the_printed_address_opens_the_run_in_the_training_view(live_run: LiveRu
         assert reply.status == 200 and b"<html" in reply.read(4096).lower()
     experiment = live_run.client.get_experiment(experiment_id)
     assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"
+    # The line above it opens the experiment's learning curves: a view the server holds.
+    [curves] = [
+        line.removeprefix("curves: ") for line in live_run.result.location if line.startswith("curves: ")
+    ]
+    route, _, query = urlsplit(curves).fragment.partition("?")
+    assert route == f"/experiments/{experiment_id}/runs" and "workflowType=machine_learning" in query
+    key = query.split("viewStateShareKey=")[1].split("&")[0]
+    assert "train/loss" in experiment.tags[f"mlflow.sharedViewState.{key}"]
 
 
 def test_a_sweep_on_the_server_records_the_truth_and_prints_addresses_that_resolve(

@@ -59,6 +59,8 @@ def learning_curves_view(metric_keys: Iterable[str]) -> dict[str, Any] | None:
             }
         ],
         "isAccordionReordered": True,  # keep this section first, not sorted by name
+        # Only runs that have curves: not a sweep's or a fraud study's parent.
+        "searchFilter": f"metrics.{EPOCH_METRIC} > 0",
     }
 
 
