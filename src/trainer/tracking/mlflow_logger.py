@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +31,12 @@ from trainer.tracking.delivery import (
     model_record,
     test_dataset_of,
 )
-from trainer.tracking.journal import BATCHED_KINDS, Journal
+from trainer.tracking.journal import Journal, split_batched
 from trainer.tracking.mlflow_env import MlflowEnvironment
 from trainer.tracking.mlflow_location import DEFAULT_TRACKING_URI, mlflow_location_lines, run_url, ui_address
 from trainer.tracking.mlflow_run import PendingRun
-from trainer.tracking.params import MAX_KEY_LENGTH, MAX_VALUE_LENGTH
 from trainer.tracking.provenance import source_tags
+from trainer.tracking.records import metric_records, param_records, status_record, tag_records
 from trainer.tracking.resume_replay import drop_replayed, new_params_only
 from trainer.tracking.slow_queue import SlowQueue
 from trainer.tracking.store_check import check_tracking_store, is_database_server
@@ -48,10 +47,6 @@ from trainer.tracking.system_metrics import start_system_metrics, stop_system_me
 log = logging.getLogger(__name__)
 
 Record = dict[str, Any]
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class MLflowLogger(Logger):
@@ -236,10 +231,9 @@ class MLflowLogger(Logger):
             name="trainer-mlflow",
         )
         if carry:
-            unsent = [r for r in carry.records if not r.get("prior")]
             self._prior = [r for r in carry.records if r.get("prior")]
-            self._writer.add_journaled([r for r in unsent if r["kind"] in BATCHED_KINDS])
-            self._slow.records = [r for r in unsent if r["kind"] not in BATCHED_KINDS]
+            batched, self._slow.records = split_batched(r for r in carry.records if not r.get("prior"))
+            self._writer.add_journaled(batched)
         try:
             self._ensure_run()
         except Exception as exc:  # unreachable or refusing at start: the writer keeps trying, and says so
@@ -275,8 +269,9 @@ class MLflowLogger(Logger):
             self._journal.mark("delivered", (r["seq"] for r in prior))
         elif prior:  # a new run: it gets the whole history the old one had
             assert self._writer is not None and self._slow is not None
-            self._writer.add_journaled([r for r in prior if r["kind"] in BATCHED_KINDS])
-            self._slow.hand_over([r for r in prior if r["kind"] not in BATCHED_KINDS])
+            batched, one_by_one = split_batched(prior)
+            self._writer.add_journaled(batched)
+            self._slow.hand_over(one_by_one)
         if self.log_system_metrics:
             self._system_monitor = start_system_metrics(
                 run_id, interval=self.system_metrics_interval, tracking_uri=self.tracking_uri
@@ -301,27 +296,18 @@ class MLflowLogger(Logger):
     # ---------------------------------------------------------------- records
     def log_hyperparams(self, params: dict[str, Any]) -> None:
         assert self._writer is not None, "start() first"
-        records = [
-            {"kind": "param", "key": str(k)[:MAX_KEY_LENGTH], "value": redact(str(v))[:MAX_VALUE_LENGTH]}
-            for k, v in params.items()
-        ]
+        records = param_records(params)
         self._model_params.update({r["key"]: r["value"] for r in records})
         self._writer.add(records)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         assert self._writer is not None, "start() first"
-        self._writer.add(
-            [{"kind": "tag", "key": str(k)[:250], "value": redact(str(v))[:8000]} for k, v in tags.items()]
-        )
+        self._writer.add(tag_records(tags))
 
     def log_metrics(self, metrics: dict[str, float], *, step: int) -> None:
         # The hot path: plain dicts into a list; the writer thread journals and sends them.
-        stamp = _now_ms()
         assert self._writer is not None, "start() first"
-        records: list[Record] = [
-            {"kind": "metric", "key": k, "value": float(v), "timestamp": stamp, "step": step}
-            for k, v in metrics.items()
-        ]
+        records = metric_records(metrics, step=step)
         for key, record in zip(metrics, records, strict=True):
             if key.startswith("test/"):
                 self._test_points[key] = record
@@ -386,16 +372,16 @@ class MLflowLogger(Logger):
         self._finalized = True
         if self._system_monitor is not None:
             stop_system_metrics(self._system_monitor)
-        status_record: Record = {"kind": "status", "status": status, "end_time": _now_ms()}
+        end = status_record(status)
         # The status goes last: an upload must not find a closed run missing points. With the
         # run open and no dataset or file waiting, it goes with the writer's last points, in the
         # same transaction on a SQL store: one commit (on SQLite, fsyncs) fewer per run.
         with_points = run.run_id is not None and slow.idle
-        left = writer.close(timeout=self.close_timeout, last=status_record if with_points else None)
+        left = writer.close(timeout=self.close_timeout, last=end if with_points else None)
         if not with_points:
-            journal.append([status_record])
+            journal.append([end])
             if not left:
-                slow.records.append(status_record)
+                slow.records.append(end)
                 slow.flush()
         self._left += len(left) + len(slow.records) + (1 if left and not with_points else 0)
         journal.close()
@@ -405,12 +391,5 @@ class MLflowLogger(Logger):
         if top_level and not self.undelivered and run.run_id and self.experiment_id is not None:
             self._curves_key = publish_learning_curves(self._client, self.experiment_id, run.run_id)
         if self.undelivered:
-            log.warning(
-                "MLflow at %s did not take %d records; they are kept in %s. Send them when the "
-                "server is back with: trainer upload %s",
-                self.safe_uri,
-                self.undelivered,
-                self.journal_path,
-                self.run_dir,
-            )
+            log.warning("%s (store: %s)", "; ".join(self.location_lines()), self.safe_uri)
         self._environment.restore()
