@@ -20,10 +20,24 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 def pytest_configure(config: object) -> None:
     """Under pytest-xdist (`make test` runs the suite in parallel processes), each worker and
     every process a test starts uses one torch/OpenMP thread: on 2 cores, two workers of two
-    threads each only fight over the cores."""
+    threads each only fight over the cores.
+
+    Collecting imports every test module, and with them torch, MLflow, Optuna and scikit-learn:
+    the collector is paused meanwhile and the result frozen once collection is done, as the
+    ``trainer`` program does while it starts (``trainer.startup_gc``)."""
+    from trainer import startup_gc
+
+    startup_gc.pause()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.setdefault("OMP_NUM_THREADS", "1")
         os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The modules and test items collected: frozen, and collection back on for the tests."""
+    from trainer import startup_gc
+
+    startup_gc.settle()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from trainer import startup_gc
+
 # Light imports only: a Ctrl-C is guarded once main() runs, and trainer.config loads torch.
 from trainer.commands.command import Command
 from trainer.commands.console import rank_zero, setup_console_logging
@@ -84,7 +86,14 @@ EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``trainer`` console script."""
+    """Entry point of the ``trainer`` console script.
+
+    Without ``argv`` this is the program itself: it starts without automatic garbage collection
+    until its run is open (``startup_gc``). Called with ``argv`` (from code, from a test), the
+    caller's collector settings stay as they are.
+    """
+    if argv is None:
+        startup_gc.pause()
     try:
         status = _dispatch(argv)
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not as Python exits

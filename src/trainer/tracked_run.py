@@ -22,6 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from trainer import startup_gc
 from trainer.errors import RunStopped
 from trainer.run_dir import log_to_file, make_run_dir, write_config_files
 from trainer.tracking.base import Logger
@@ -184,6 +185,8 @@ def tracked_run(
                 run_key=run_key,
             )
             started = True
+            # The command's heavy parts exist now: freeze them, and collect from here on.
+            startup_gc.settle()
             yield run
             status = RunStatus.FINISHED
         except BaseException as exc:
