@@ -25,6 +25,7 @@ from trainer.redact import redact
 from trainer.reporting.run_description import DESCRIPTION_TAG
 from trainer.sweep.best_refit import Refit
 from trainer.sweep.dashboard_note import save_study_note
+from trainer.sweep.owner_process import is_gone, this_process
 from trainer.sweep.parent_description import sweep_description
 from trainer.sweep.settings import SweepSettings
 from trainer.sweep.space import SearchSpace
@@ -35,6 +36,8 @@ PARENT_ATTR = "parent_run_id"
 #: Set before the parent run is opened: a rerun after a kill between the run's creation and
 #: PARENT_ATTR finds that run by this key instead of opening a second parent.
 PARENT_KEY_ATTR = "parent_run_key"
+#: The process that set PARENT_KEY_ATTR (owner_process): a rerun need not wait for a dead one.
+PARENT_OWNER_ATTR = "parent_run_owner"
 
 
 def _flat_space(space: SearchSpace) -> dict[str, str]:
@@ -82,6 +85,7 @@ def parent_run(
     key = study.user_attrs.get(PARENT_KEY_ATTR)
     if not existing and not key:
         key = uuid.uuid4().hex
+        study.set_user_attr(PARENT_OWNER_ATTR, this_process())
         study.set_user_attr(PARENT_KEY_ATTR, key)
     logger = build_logger(cfg)
     # The MLflow run list shows names: say what was searched, and on what.
@@ -123,13 +127,28 @@ def _record_role(logger: Logger, settings: SweepSettings) -> None:
     )
 
 
-def wait_for_parent(study: optuna.Study, *, timeout: float = 60.0) -> None:
+def wait_for_parent(study: optuna.Study, *, timeout: float = 60.0, poll: float = 0.5) -> str:
     """Wait until the process that created ``study`` has recorded its parent run (or that it has
-    none), so that processes started together share one parent run. A study with trials has
-    passed that point (or predates the attribute): no wait."""
+    none), so that processes started together share one parent run.
+
+    Returns:
+        Why the wait ended: ``"recorded"`` (the id is there), ``"has trials"`` (the study is past
+        that point, or predates the attribute), ``"owner gone"`` (the process that set the run's
+        key no longer exists: it was killed, and this rerun takes its run over by the key), or
+        ``"timed out"``.
+    """
     deadline = time.monotonic() + timeout
-    while PARENT_ATTR not in study.user_attrs and not study.trials and time.monotonic() < deadline:
-        time.sleep(0.5)
+    while True:
+        attrs = study.user_attrs
+        if PARENT_ATTR in attrs:
+            return "recorded"
+        if study.trials:
+            return "has trials"
+        if PARENT_KEY_ATTR in attrs and is_gone(attrs.get(PARENT_OWNER_ATTR)):
+            return "owner gone"
+        if time.monotonic() >= deadline:
+            return "timed out"
+        time.sleep(poll)
 
 
 def record_outcome(
