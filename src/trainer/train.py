@@ -21,6 +21,7 @@ from typing import Any, Concatenate, ParamSpec
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from trainer import startup_gc
 from trainer.build import (
     build_callbacks,
     build_data_and_module,
@@ -224,6 +225,7 @@ def _follow_rank_zero(cfg: DictConfig, *, extra_callbacks: Sequence[object], tes
     parts = _build_run(cfg, extra_callbacks=extra_callbacks, rank_zero=False)
     run_dir = Path(broadcast_object(""))
     _place_in(cfg, parts, run_dir)
+    startup_gc.settle()  # built: what rank 0's run routine does when its run is open
     metrics = _fit_and_test(cfg, parts.trainer, parts.module, parts.datamodule, test=test)
     checkpoint = parts.trainer.checkpoint_callback
     return RunResult(
