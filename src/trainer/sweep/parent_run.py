@@ -162,12 +162,15 @@ def record_outcome(
     command: str | None,
     refit: Refit | None = None,
     top_k: int = 5,
+    step: int | None = None,
 ) -> None:
     """Record the study's outcome on the parent run (its :func:`parent_run` block closes it).
 
     The best value(s) and counts are metrics; the best trial's number, params, run id and
     reproduce command are tags (params cannot change when a resumed study finds a better one).
     The refit's test metrics are metrics ``refit/test/...``; its run and model are tags.
+    ``step`` is the number of trials the study had when ``counts`` were taken (default: now),
+    so that a step never carries the counts of another moment.
     """
     values: dict[str, float] = {f"trials/{k.lower()}": float(v) for k, v in counts.items()}
     tags: dict[str, Any] = {}
@@ -188,7 +191,8 @@ def record_outcome(
         values.update({f"refit/{k}": v for k, v in refit.metrics.items() if k.startswith("test/")})
     if len(metrics) > 1:
         tags["pareto.trials"] = ",".join(str(t.number) for t in study.best_trials)
-    logger.log_metrics(_not_yet_recorded(study, values, step=len(study.trials)), step=len(study.trials))
+    step = len(study.trials) if step is None else step
+    logger.log_metrics(_not_yet_recorded(study, values, step=step), step=step)
     tags[DESCRIPTION_TAG] = sweep_description(
         study, metrics=metrics, top_k=top_k, command=command, refit=refit, address=logger.run_address
     )
@@ -199,7 +203,7 @@ def record_outcome(
         logger.log_artifact(path, artifact_path="plots")
 
 
-#: Study attribute: each summary metric's last recorded (step, value) on the parent run.
+#: Study attribute: every (step, value) recorded on the parent run, per summary metric.
 OUTCOME_ATTR = "parent_outcome"
 
 
@@ -208,14 +212,24 @@ def _not_yet_recorded(study: optuna.Study, values: dict[str, float], *, step: in
 
     Every process that works on a study (each machine, each rerun) records its outcome when it
     ends; those that end together would log each metric once apiece at the same step. The study
-    remembers what was recorded, so each (step, value) reaches the parent run once.
+    remembers every pair recorded (not only the last: processes end in any order, and one that
+    ends later may have counted earlier), so each (step, value) reaches the parent run once.
     """
-    recorded = study.user_attrs.get(OUTCOME_ATTR)
-    recorded = recorded if isinstance(recorded, dict) else {}
-    fresh = {k: v for k, v in values.items() if recorded.get(k) != [step, v]}
+    attr = study.user_attrs.get(OUTCOME_ATTR)
+    recorded = {k: _pairs(v) for k, v in attr.items()} if isinstance(attr, dict) else {}
+    fresh = {k: v for k, v in values.items() if [step, v] not in recorded.get(k, [])}
     if fresh:
-        study.set_user_attr(OUTCOME_ATTR, {**recorded, **{k: [step, v] for k, v in fresh.items()}})
+        for key, value in fresh.items():
+            recorded[key] = [*recorded.get(key, []), [step, value]]
+        study.set_user_attr(OUTCOME_ATTR, recorded)
     return fresh
+
+
+def _pairs(entry: Any) -> list[list[float]]:
+    """The recorded pairs of one metric; a study recorded before kept one ``[step, value]``."""
+    if isinstance(entry, list) and len(entry) == 2 and not isinstance(entry[0], list):
+        return [entry]
+    return [pair for pair in entry if isinstance(pair, list)] if isinstance(entry, list) else []
 
 
 def _refit_tags(refit: Refit) -> dict[str, Any]:

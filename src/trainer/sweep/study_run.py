@@ -179,7 +179,8 @@ def _finish(
     refit: bool,
 ) -> StudyResult:
     """Print the table, refit the winner when the study finished (``refit``), record the outcome."""
-    counts = dict(state_counts(study.get_trials(deepcopy=False)))
+    trials = study.get_trials(deepcopy=False)  # one snapshot: the counts and their step agree
+    counts = dict(state_counts(trials))
     table = final_table(study, metrics=settings.metrics, top_k=settings.top_k, base_overrides=base_overrides)
     print(table, file=out, flush=True)
     ranked = ranked_trials(study)
@@ -217,6 +218,7 @@ def _finish(
             command=command,
             refit=refitted,
             top_k=settings.top_k,
+            step=len(trials),
         )
     return StudyResult(
         study_name=settings.study_name,
